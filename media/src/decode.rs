@@ -5,7 +5,14 @@
 //! Untrusted input must not be able to crash or exhaust the server: every length is checked,
 //! the decoded duration is capped while decoding (not taken from a header), and a panic
 //! inside symphonia on hostile data is caught and reported as [`MediaError::Undecodable`].
+//!
+//! symphonia demuxes Opus (Ogg, WebM, MP4) but has no decoder for it; libopus decodes it
+//! behind symphonia's decoder trait ([`crate::opus`]). Lossy codecs add a delay before the
+//! audio and pad the last frame, and the containers record how much: Ogg in its granule
+//! positions and OpusHead, WebM in `DiscardPadding`, MP4 in its edit list. All of these are
+//! applied, so the decoded audio lines up with the source and has its length.
 
+mod gapless;
 mod repair;
 
 use std::any::Any;
@@ -27,6 +34,8 @@ use symphonia::core::io::{MediaSourceStream, ReadOnlySource};
 use symphonia::core::meta::MetadataOptions;
 
 use crate::error::MediaError;
+use crate::opus::ByteOrder;
+use crate::opus::track::OpusTrackDecoder;
 use crate::resample::{check_rate, resample};
 
 /// Starts the reason of an error that was a panic inside symphonia.
@@ -294,7 +303,13 @@ fn decode_with_symphonia(bytes: &[u8], limits: DecodeLimits) -> Result<SourceAud
             ))
         })?
         .clone();
-    let mut decoder = make_decoder(&params)?;
+    // MP4 files from gapless-aware encoders say in an edit list which decoded frames to
+    // present; symphonia reads the list but does not apply it.
+    let mp4_edit = match container {
+        Container::Mp4 => gapless::mp4_edit(bytes, track_id),
+        _ => None,
+    };
+    let mut decoder = make_decoder(&params, container, mp4_edit.is_some())?;
 
     let mut stream = MonoStream::new(limits);
     // The decoded buffers' channel count wins over the codec parameters': decoders for
@@ -310,7 +325,7 @@ fn decode_with_symphonia(bytes: &[u8], limits: DecodeLimits) -> Result<SourceAud
             Ok(Ok(None)) => break,
             Ok(Err(SymphoniaError::ResetRequired)) => {
                 // A chained stream (as in Ogg) starts a new track; carry on if it is audio.
-                match reselect_track(format.as_ref()) {
+                match reselect_track(format.as_ref(), container) {
                     Some((id, next_decoder)) => {
                         track_id = id;
                         decoder = next_decoder;
@@ -321,6 +336,15 @@ fn decode_with_symphonia(bytes: &[u8], limits: DecodeLimits) -> Result<SourceAud
                         break;
                     }
                 }
+            }
+            // A live WebM recording has no sizes to say where it ends: it stops at the end
+            // of the input, which the reader calls unexpected.
+            Ok(Err(SymphoniaError::IoError(io)))
+                if io.kind() == ErrorKind::UnexpectedEof
+                    && container == Container::Matroska
+                    && gapless::matroska_ends_cleanly(bytes) =>
+            {
+                break;
             }
             Ok(Err(err)) => {
                 broke_off = Some(describe(&err));
@@ -370,7 +394,21 @@ fn decode_with_symphonia(bytes: &[u8], limits: DecodeLimits) -> Result<SourceAud
         }
     }
 
-    let MonoStream { samples, rate, .. } = stream;
+    let MonoStream {
+        mut samples, rate, ..
+    } = stream;
+    if let Some(rate) = rate {
+        if let Some(edit) = mp4_edit {
+            let (skip, keep) = edit.frames_at(rate);
+            samples.drain(..skip.min(samples.len()));
+            if let Some(keep) = keep {
+                samples.truncate(keep);
+            }
+        }
+        if container == Container::Matroska && broke_off.is_none() {
+            trim_matroska_padding(bytes, track_id, rate, &mut samples);
+        }
+    }
     if let Some(reason) = &broke_off
         && samples.is_empty()
     {
@@ -398,6 +436,17 @@ fn decode_with_symphonia(bytes: &[u8], limits: DecodeLimits) -> Result<SourceAud
         container,
         truncated: read_as_stream || broke_off.is_some() || fell_short,
     })
+}
+
+/// Drops the padding that the last block of a Matroska track declares (Opus pads its last
+/// frame), which symphonia does not apply itself.
+fn trim_matroska_padding(bytes: &[u8], track_id: u32, rate: u32, samples: &mut Vec<f32>) {
+    let Some(padding_ns) = gapless::matroska_end_padding_ns(bytes, u64::from(track_id)) else {
+        return;
+    };
+    let frames = (u128::from(padding_ns) * u128::from(rate) + 500_000_000) / 1_000_000_000;
+    let frames = usize::try_from(frames).unwrap_or(usize::MAX);
+    samples.truncate(samples.len().saturating_sub(frames));
 }
 
 /// Finds the container and opens its reader; also says whether the input could only be
@@ -513,28 +562,46 @@ impl MonoStream {
     }
 }
 
-fn make_decoder(params: &AudioCodecParameters) -> Result<Box<dyn AudioDecoder>, MediaError> {
+/// Makes the decoder for a track. `container_trims_start` says the container's own edit
+/// will drop the codec's delay, so an Opus decoder must not drop its pre-skip too.
+fn make_decoder(
+    params: &AudioCodecParameters,
+    container: Container,
+    container_trims_start: bool,
+) -> Result<Box<dyn AudioDecoder>, MediaError> {
     guard(|| {
-        symphonia::default::get_codecs().make_audio_decoder(params, &AudioDecoderOptions::default())
+        if params.codec == CODEC_ID_OPUS {
+            // Browsers record Opus (in WebM or Ogg); symphonia 0.6 demuxes it but has no
+            // decoder, so libopus decodes it. MP4 stores the Opus header big-endian.
+            let byte_order = match container {
+                Container::Mp4 => ByteOrder::Big,
+                _ => ByteOrder::Little,
+            };
+            OpusTrackDecoder::try_new(params, byte_order, !container_trims_start)
+                .map(|decoder| Box::new(decoder) as Box<dyn AudioDecoder>)
+        } else {
+            symphonia::default::get_codecs()
+                .make_audio_decoder(params, &AudioDecoderOptions::default())
+        }
     })
     .map_err(undecodable)?
-    .map_err(|err| match params.codec {
-        // Browsers record Opus (in WebM or Ogg); symphonia 0.6 demuxes it but has no decoder.
-        CODEC_ID_OPUS => undecodable("Opus audio cannot be decoded yet"),
-        codec => undecodable(format!("{} (codec {codec})", describe(&err))),
-    })
+    .map_err(|err| undecodable(format!("{} (codec {})", describe(&err), params.codec)))
 }
 
 /// Picks up the audio track of a new chained stream, if it has one that can be decoded.
-fn reselect_track(format: &dyn FormatReader) -> Option<(u32, Box<dyn AudioDecoder>)> {
+fn reselect_track(
+    format: &dyn FormatReader,
+    container: Container,
+) -> Option<(u32, Box<dyn AudioDecoder>)> {
     let track = format.default_track(TrackType::Audio)?;
     let params = track.codec_params.as_ref()?.audio()?;
-    let decoder = make_decoder(params).ok()?;
+    let decoder = make_decoder(params, container, false).ok()?;
     Some((track.id, decoder))
 }
 
 /// Runs a symphonia call, turning a panic on hostile data into a description of it. Only
-/// symphonia's code runs inside, so a panic in this crate still surfaces in tests.
+/// symphonia's code (and the Opus decoder behind its trait) runs inside; the tests on
+/// damaged input fail on any panic caught here, so a panic in this crate still surfaces.
 fn guard<T>(call: impl FnOnce() -> T) -> Result<T, String> {
     panic::catch_unwind(AssertUnwindSafe(call))
         .map_err(|payload| format!("{PANIC_PREFIX}: {}", panic_message(&*payload)))

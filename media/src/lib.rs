@@ -1,11 +1,18 @@
-//! Audio media for mka1-voice: decoding any supported container to mono `f32`, and
-//! resampling.
+//! Audio media for mka1-voice: everything audio that the REST API and the voice agent
+//! share.
 //!
-//! Uploaded audio arrives as bytes of unknown provenance. [`decode_to_mono`] detects the
-//! container from the bytes (WAV, FLAC, MP3, Ogg Vorbis, MP4/M4A AAC, AIFF, CAF, Matroska,
-//! ADTS, through symphonia), averages the channels to mono and resamples to the rate the
-//! consumer needs (16 kHz for speech recognition). Headerless PCM has no signature, so it is
-//! only accepted when the caller says so with [`PcmHint::RawS16le`].
+//! - [`decode_to_mono`]: any upload to mono `f32` at the rate the consumer needs. The
+//!   container is detected from the bytes (WAV, FLAC, MP3, Ogg Vorbis, Ogg Opus, WebM /
+//!   Matroska Opus, MP4/M4A AAC, AIFF, CAF, ADTS through symphonia; Opus through libopus),
+//!   with gapless trimming (Opus pre-skip, MP4 edit lists, WebM discard padding).
+//!   Headerless PCM has no signature, so it is only accepted when the caller says so with
+//!   [`PcmHint::RawS16le`].
+//! - [`resample`] for whole buffers and [`StreamResampler`] for real-time chunks (no
+//!   allocation per chunk).
+//! - [`OpusEncoder`] / [`OpusDecoder`] (48 kHz mono 20 ms frames, in-band FEC) and
+//!   [`OggOpusWriter`]; [`encode`] for WAV (also of unknown length), raw PCM, MP3 (system
+//!   LAME, dynamically linked) and FLAC.
+//! - [`vad`]: Silero VAD v6 through ONNX Runtime and a speech segment tracker.
 //!
 //! Hostile input is expected: no byte string makes these functions panic, a decoded
 //! duration limit ([`DecodeLimits`]) bounds memory, and a truncated file yields the audio
@@ -24,14 +31,28 @@
 #![forbid(unsafe_code)]
 
 pub mod decode;
+pub mod encode;
 pub mod error;
+pub mod ogg_opus;
+pub mod onnx_runtime;
+pub mod opus;
 pub mod resample;
+pub mod stream_resample;
+pub mod vad;
 
+pub use crate::opus::{OpusDecoder, OpusEncoder, OpusEncoderConfig};
 pub use decode::{
     Container, DecodeLimits, DecodedAudio, PcmHint, decode_to_mono, decode_to_mono_with_limits,
 };
 pub use error::MediaError;
+pub use ogg_opus::{OggOpusWriter, encode_ogg_opus};
+pub use onnx_runtime::{OnnxRuntimeError, onnx_environment};
 pub use resample::{MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, resample};
+pub use stream_resample::StreamResampler;
+pub use vad::{
+    Segment, SegmentConfig, SegmentTracker, SileroVad, VadError, VadEvent, VadStream,
+    detect_segments,
+};
 
 /// Test signals and their analysis, shared by the modules' tests.
 #[cfg(test)]
