@@ -70,6 +70,7 @@ unit-tests:
 bench: deps build models
 	$(CARGO) bench --locked -p mka1-media --bench media
 	taskset -c 0 $(CARGO) bench --locked -p mka1-token-service --bench mint
+	$(CARGO) bench --locked -p mka1-tts --bench tts
 
 clean:
 	$(CARGO) clean
