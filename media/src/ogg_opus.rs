@@ -16,7 +16,8 @@ use crate::error::MediaError;
 use crate::opus::{
     FRAME_SAMPLES, MAX_PACKET_BYTES, OPUS_SAMPLE_RATE, OpusEncoder, OpusEncoderConfig, OpusHead,
 };
-use crate::stream_resample::{StreamResampler, output_len};
+use crate::resample::output_frames;
+use crate::stream_resample::StreamResampler;
 
 /// Audio packets per page unless [`OggOpusWriter::flush_page`] ends one sooner: one second,
 /// which keeps the container's overhead under 1 % at speech bitrates.
@@ -127,7 +128,7 @@ impl OggOpusWriter {
         self.resampler.flush(&mut resampled)?;
         self.encode(&resampled, out)?;
         // Decoded audio lags by the pre-skip, so the frames must reach past it.
-        let audio = output_len(
+        let audio = output_frames(
             self.input_frames,
             self.resampler.from_rate(),
             OPUS_SAMPLE_RATE,

@@ -155,20 +155,26 @@ fn run<R: Resampler<f32>>(
 
 /// `round(len * to / from)`, computed without overflow.
 fn output_len(len: usize, from_rate: u32, to_rate: u32) -> usize {
-    let len = u128::try_from(len).unwrap_or(u128::MAX);
-    let (from, to) = (u128::from(from_rate), u128::from(to_rate));
-    let frames = len.saturating_mul(to).saturating_add(from / 2) / from;
-    usize::try_from(frames).unwrap_or(usize::MAX)
+    let len = u64::try_from(len).unwrap_or(u64::MAX);
+    usize::try_from(output_frames(len, from_rate, to_rate)).unwrap_or(usize::MAX)
 }
 
-fn gcd(mut a: u32, mut b: u32) -> u32 {
+/// `round(frames * to / from)` on frame counters, computed without overflow; shared with
+/// the streaming resampler so both agree on every stream's length.
+pub(crate) fn output_frames(frames: u64, from_rate: u32, to_rate: u32) -> u64 {
+    let (from, to) = (u128::from(from_rate), u128::from(to_rate));
+    let out = (u128::from(frames) * to + from / 2) / from.max(1);
+    u64::try_from(out).unwrap_or(u64::MAX)
+}
+
+pub(crate) fn gcd(mut a: u32, mut b: u32) -> u32 {
     while b != 0 {
         (a, b) = (b, a % b);
     }
     a.max(1)
 }
 
-fn usize_from(value: u32) -> usize {
+pub(crate) fn usize_from(value: u32) -> usize {
     // Only 16-bit targets could fail here, and none of them run this server.
     usize::try_from(value).unwrap_or(usize::MAX)
 }

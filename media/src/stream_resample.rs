@@ -14,7 +14,7 @@
 use rubato::{FftFixedInOut, Resampler};
 
 use crate::error::MediaError;
-use crate::resample::check_rate;
+use crate::resample::{check_rate, gcd, output_frames, usize_from};
 
 /// Largest reduced term of the rate ratio handled; the same bound as the whole-buffer
 /// resampler's FFT path. Every pair of real-world rates stays far below it (44.1 kHz to
@@ -203,7 +203,7 @@ impl StreamResampler {
     pub fn flush(&mut self, out: &mut Vec<f32>) -> Result<usize, MediaError> {
         let mut written = 0;
         if let Some(engine) = &mut self.engine {
-            let expected = len_u64(engine.delay).saturating_add(output_len(
+            let expected = len_u64(engine.delay).saturating_add(output_frames(
                 self.frames_in,
                 self.from_rate,
                 self.to_rate,
@@ -255,24 +255,6 @@ impl std::fmt::Debug for StreamResampler {
             .field("block_frames", &self.block_frames())
             .finish_non_exhaustive()
     }
-}
-
-/// `round(frames * to / from)`, computed without overflow.
-pub(crate) fn output_len(frames: u64, from_rate: u32, to_rate: u32) -> u64 {
-    let (from, to) = (u128::from(from_rate), u128::from(to_rate));
-    let out = (u128::from(frames) * to + from / 2) / from;
-    u64::try_from(out).unwrap_or(u64::MAX)
-}
-
-fn gcd(mut a: u32, mut b: u32) -> u32 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a.max(1)
-}
-
-fn usize_from(value: u32) -> usize {
-    usize::try_from(value).unwrap_or(usize::MAX)
 }
 
 fn len_u64(len: usize) -> u64 {

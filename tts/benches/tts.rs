@@ -12,16 +12,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use mka1_models::ModelsDir;
 use mka1_tts::{JOE, PiperVoice, SAMPLE_RATE, SynthesisOptions, VoiceOptions};
 
-const SHORT: &str = "Hello there.";
-const TEN_WORDS: &str = "The quick brown fox jumps over the lazy dog near home.";
-const PARAGRAPH: &str = "The history of speech synthesis goes back more than two centuries. \
-Early machines used bellows and reeds to imitate the human vocal tract, and they could \
-produce a handful of vowels and a few simple words. In the twentieth century, electronic \
-systems replaced the mechanical ones, and researchers learned to model the resonances of \
-the voice with filters. Today, neural networks trained on many hours of recorded speech \
-generate voices that are hard to tell apart from a person reading aloud. They run on \
-ordinary computers, faster than real time, and they can start speaking before the whole \
-sentence has been written.";
+include!("common/texts.rs");
 
 fn voice(threads: usize) -> PiperVoice {
     let dir = ModelsDir::from_env().unwrap();

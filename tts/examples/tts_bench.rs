@@ -15,17 +15,8 @@ use std::time::Instant;
 use mka1_models::ModelsDir;
 use mka1_tts::{Chunking, JOE, PiperVoice, SAMPLE_RATE, SynthesisOptions, TtsError, VoiceOptions};
 
-/// The texts of the benchmark (the Python side uses the same).
-const SHORT: &str = "Hello there.";
-const TEN_WORDS: &str = "The quick brown fox jumps over the lazy dog near home.";
-const PARAGRAPH: &str = "The history of speech synthesis goes back more than two centuries. \
-Early machines used bellows and reeds to imitate the human vocal tract, and they could \
-produce a handful of vowels and a few simple words. In the twentieth century, electronic \
-systems replaced the mechanical ones, and researchers learned to model the resonances of \
-the voice with filters. Today, neural networks trained on many hours of recorded speech \
-generate voices that are hard to tell apart from a person reading aloud. They run on \
-ordinary computers, faster than real time, and they can start speaking before the whole \
-sentence has been written.";
+// The texts of the benchmark (the Python side uses the same).
+include!("../benches/common/texts.rs");
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
