@@ -5,9 +5,15 @@
 //! - [`engine`]: a loaded model shared across calls, transcribing 16 kHz mono f32.
 
 pub mod convert;
+pub mod diarize;
 pub mod engine;
+pub mod pool;
 pub mod registry;
+pub mod streaming;
 pub mod wer;
 
-pub use engine::{Segment, SttError, TranscribeOptions, Transcript, WhisperModel};
+pub use engine::{
+    DecodePath, Segment, SttError, TranscribeOptions, Transcript, WhisperModel, Word,
+};
+pub use pool::{JobStats, PoolConfig, PoolError, PoolStats, TranscriptionPool};
 pub use registry::{ModelId, provision_ggml};
