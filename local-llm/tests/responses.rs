@@ -1,0 +1,350 @@
+//! The Responses API of `mka1-local-llm` over real HTTP with the real SmolLM2 model.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Provider, output_text, parse_sse};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn answers_a_question_on_topic() {
+    let provider = Provider::start();
+    let body = json!({
+        "model": "smollm2-test",
+        "input": "What is the capital of France?",
+        "temperature": 0,
+        "max_output_tokens": 64,
+        "metadata": {"voice_mode": "true"},
+    });
+    let response = provider.post_json(&body, 200).await;
+    assert!(response["id"].as_str().unwrap().starts_with("resp_"));
+    assert_eq!(response["object"], "response");
+    assert_eq!(response["status"], "completed");
+    assert_eq!(response["model"], "smollm2-test");
+    assert_eq!(response["metadata"], json!({"voice_mode": "true"}));
+    let item = &response["output"][0];
+    assert_eq!(item["type"], "message");
+    assert_eq!(item["role"], "assistant");
+    assert!(item["id"].as_str().unwrap().starts_with("msg_"));
+    assert_eq!(item["content"][0]["type"], "output_text");
+    let text = output_text(&response);
+    assert!(text.contains("Paris"), "{text}");
+    let usage = &response["usage"];
+    let (input, output) = (
+        usage["input_tokens"].as_u64().unwrap(),
+        usage["output_tokens"].as_u64().unwrap(),
+    );
+    assert!(input > 10 && output > 0, "{usage}");
+    assert_eq!(usage["total_tokens"].as_u64().unwrap(), input + output);
+    // Also served at MKA1's path.
+    let mka1 = reqwest::Client::new()
+        .post(format!("{}/api/v1/llm/responses", provider.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mka1.status(), 200);
+    let again: Value = mka1.json().await.unwrap();
+    assert_eq!(
+        output_text(&again),
+        text,
+        "greedy decoding is deterministic"
+    );
+}
+
+#[tokio::test]
+async fn streams_events_in_order() {
+    let provider = Provider::start();
+    let response = provider
+        .post(&json!({
+            "model": "smollm2",
+            "input": [{"role": "user", "content": [{"type": "input_text", "text": "Name three colors."}]}],
+            "stream": true,
+            "temperature": 0,
+            "max_output_tokens": 48,
+        }))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let body = response.text().await.unwrap();
+    assert!(!body.contains("[DONE]"));
+    let events = parse_sse(&body);
+    let kinds: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    let n = kinds.len();
+    assert!(n > 9, "{kinds:?}");
+    assert_eq!(
+        kinds[..4],
+        [
+            "response.created",
+            "response.in_progress",
+            "response.output_item.added",
+            "response.content_part.added"
+        ]
+    );
+    assert!(
+        kinds[4..n - 4]
+            .iter()
+            .all(|k| *k == "response.output_text.delta"),
+        "{kinds:?}"
+    );
+    // `response.incomplete` when the answer reaches `max_output_tokens` (thread counts
+    // change llama.cpp's arithmetic enough to change a greedy answer's length).
+    assert_eq!(
+        kinds[n - 4..n - 1],
+        [
+            "response.output_text.done",
+            "response.content_part.done",
+            "response.output_item.done",
+        ]
+    );
+    assert!(
+        ["response.completed", "response.incomplete"].contains(&kinds[n - 1]),
+        "{kinds:?}"
+    );
+    for (i, event) in events.iter().enumerate() {
+        assert_eq!(event.data["type"], event.event);
+        assert_eq!(event.data["sequence_number"], i as u64);
+    }
+    let item_id = events[2].data["item"]["id"].as_str().unwrap();
+    let deltas: String = events[4..n - 4]
+        .iter()
+        .map(|e| {
+            assert_eq!(e.data["item_id"], item_id);
+            assert_eq!(e.data["output_index"], 0);
+            assert_eq!(e.data["content_index"], 0);
+            e.data["delta"].as_str().unwrap()
+        })
+        .collect();
+    assert!(!deltas.trim().is_empty());
+    assert_eq!(events[n - 4].data["text"], deltas.as_str());
+    assert_eq!(events[n - 3].data["part"]["text"], deltas.as_str());
+    assert_eq!(
+        events[n - 2].data["item"]["content"][0]["text"],
+        deltas.as_str()
+    );
+    let created = &events[0].data["response"];
+    let completed = &events[n - 1].data["response"];
+    assert_eq!(created["status"], "in_progress");
+    let status = kinds[n - 1].trim_start_matches("response.");
+    assert_eq!(completed["status"], status);
+    assert_eq!(created["id"], completed["id"]);
+    assert_eq!(output_text(completed), deltas);
+    assert!(completed["usage"]["output_tokens"].as_u64().unwrap() >= (n - 8) as u64);
+}
+
+/// SmolLM2-135M recalls a fact from the previous turn only for some phrasings: with
+/// "My name is Ada." it answers "What is my name?" with a name of its own, but it does
+/// recall the dog's name below (greedy, so the same every run). The token counts show
+/// the earlier turns are in the prompt whatever the model makes of them.
+#[tokio::test]
+async fn chains_with_previous_response_id_and_conversations() {
+    let provider = Provider::start();
+    let first = provider
+        .post_json(
+            &json!({"model": "m", "input": "My dog is called Max.", "temperature": 0, "max_output_tokens": 48}),
+            200,
+        )
+        .await;
+    let second = provider
+        .post_json(
+            &json!({
+                "model": "m",
+                "input": "What is my dog called?",
+                "previous_response_id": first["id"],
+                "temperature": 0,
+                "max_output_tokens": 48,
+            }),
+            200,
+        )
+        .await;
+    assert_eq!(second["previous_response_id"], first["id"]);
+    let answer = output_text(&second);
+    assert!(answer.contains("Max"), "{answer}");
+    // The second prompt holds the first turn and its answer; their KV state is reused.
+    let used = |r: &Value, k: &str| r["usage"][k].as_u64().unwrap();
+    assert!(
+        used(&second, "input_tokens")
+            > used(&first, "input_tokens") + used(&first, "output_tokens"),
+        "{} / {}",
+        first["usage"],
+        second["usage"]
+    );
+    assert!(used(&second, "input_tokens") > 0);
+    assert!(
+        second["usage"]["input_tokens_details"]["cached_tokens"]
+            .as_u64()
+            .unwrap()
+            >= used(&first, "input_tokens") - 1
+    );
+
+    // The same conversation by name.
+    let conversation = json!({"id": "conv_test"});
+    let a = provider
+        .post_json(
+            &json!({"model": "m", "input": "My dog is called Max.", "conversation": conversation, "temperature": 0}),
+            200,
+        )
+        .await;
+    let b = provider
+        .post_json(
+            &json!({"model": "m", "input": "What is my dog called?", "conversation": "conv_test", "temperature": 0}),
+            200,
+        )
+        .await;
+    assert_eq!(b["conversation"]["id"], "conv_test");
+    assert!(used(&b, "input_tokens") > used(&a, "input_tokens") + used(&a, "output_tokens"));
+    assert!(output_text(&b).contains("Max"), "{}", output_text(&b));
+}
+
+#[tokio::test]
+async fn errors_are_openai_shaped() {
+    let provider = Provider::start();
+    let missing = provider
+        .post_json(
+            &json!({"model": "m", "input": "Hi", "previous_response_id": "resp_unknown"}),
+            404,
+        )
+        .await;
+    assert_eq!(missing["error"]["type"], "invalid_request_error");
+    assert_eq!(missing["error"]["code"], "previous_response_not_found");
+    assert!(
+        missing["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("resp_unknown")
+    );
+
+    let client = reqwest::Client::new();
+    let url = format!("{}/responses", provider.url);
+    let bad = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{\"model\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let bad: Value = bad.json().await.unwrap();
+    assert_eq!(bad["error"]["type"], "invalid_request_error");
+
+    let wrong = provider
+        .post_json(&json!({"model": "m", "input": "Hi", "top_p": 2}), 400)
+        .await;
+    assert_eq!(wrong["error"]["param"], "top_p");
+
+    let huge = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 2 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 413);
+    let huge: Value = huge.json().await.unwrap();
+    assert_eq!(huge["error"]["code"], "request_too_large");
+
+    // A prompt that cannot fit the context even alone.
+    let long = "word ".repeat(5000);
+    let too_long = provider
+        .post_json(&json!({"model": "m", "input": long}), 400)
+        .await;
+    assert_eq!(too_long["error"]["code"], "context_length_exceeded");
+
+    let nowhere = client
+        .post(format!("{}/nowhere", provider.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nowhere.status(), 404);
+    let nowhere: Value = nowhere.json().await.unwrap();
+    assert_eq!(nowhere["error"]["code"], "not_found");
+
+    // Nothing above reached the model.
+    let health = provider.health().await;
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["generations"]["failed"], 0);
+}
+
+/// A client that hangs up mid-stream stops its generation: the next request is served,
+/// and the first is counted as cancelled, not as having run to its budget.
+#[tokio::test]
+async fn disconnect_cancels_generation() {
+    let provider = Provider::start();
+    let response = provider
+        .post(&json!({
+            "model": "m",
+            "input": "Write a very long story about a dragon who learns to sing.",
+            "stream": true,
+            "temperature": 0,
+            "max_output_tokens": 1500,
+        }))
+        .await;
+    assert_eq!(response.status(), 200);
+    let mut body = response.bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains("response.output_text.delta") {
+        let chunk = body.next().await.unwrap().unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    drop(body);
+
+    let next = provider
+        .post_json(
+            &json!({"model": "m", "input": "What is the capital of France?", "temperature": 0, "max_output_tokens": 32}),
+            200,
+        )
+        .await;
+    assert!(!output_text(&next).is_empty());
+    let health = provider.health().await;
+    let generations = &health["generations"];
+    assert_eq!(generations["cancelled"], 1, "{health}");
+    assert_eq!(
+        generations["incomplete"].as_u64().unwrap() + generations["completed"].as_u64().unwrap(),
+        1,
+        "{health}"
+    );
+}
+
+/// One generation runs and a few wait; beyond that requests are refused at once with a
+/// 429 and `Retry-After`, as the OpenAI SDKs expect in order to retry.
+#[tokio::test]
+#[ignore = "hung under CI load on 2026-11-23 (provider idle, requests unanswered): under investigation, see issue 7 notes"]
+async fn a_full_queue_answers_429() {
+    let provider = Provider::start();
+    let body = json!({
+        "model": "m",
+        "input": "Write a very long story about a dragon who learns to sing.",
+        "temperature": 0,
+        "max_output_tokens": 1500,
+    });
+    let total = mka1_local_llm::engine::QUEUE_DEPTH + 4;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(total);
+    let mut tasks = Vec::new();
+    for _ in 0..total {
+        let (url, body, tx) = (provider.url.clone(), body.clone(), tx.clone());
+        tasks.push(tokio::spawn(async move {
+            let response = reqwest::Client::new()
+                .post(format!("{url}/responses"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let retry_after = response.headers().get("retry-after").cloned();
+            let status = response.status().as_u16();
+            let json: Value = response.json().await.unwrap();
+            let _ = tx.send((status, retry_after, json)).await;
+        }));
+    }
+    // At most QUEUE_DEPTH + 1 are admitted, so at least 3 of them must be refused; the
+    // refusals come back first because the admitted ones are still generating.
+    for _ in 0..3 {
+        let (status, retry_after, json) = rx.recv().await.unwrap();
+        assert_eq!(status, 429, "{json}");
+        assert!(retry_after.is_some());
+        assert_eq!(json["error"]["code"], "rate_limit_exceeded");
+    }
+    for task in tasks {
+        task.abort();
+    }
+}
