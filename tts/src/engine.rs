@@ -29,6 +29,11 @@ pub enum Chunking {
     Sentence,
     /// The first clause alone (for latency), then whole sentences.
     FirstClauseThenSentences,
+    /// As [`Chunking::FirstClauseThenSentences`], but while the first clause is still
+    /// arriving (streamed text), its first few words go alone as soon as they end at a
+    /// phrase boundary ([`crate::text::phrase`]): a long first clause no longer holds up
+    /// the first audio. For a voice agent speaking an LLM's tokens.
+    FirstPhraseThenSentences,
 }
 
 /// One synthesis call's worth of text.
@@ -76,7 +81,9 @@ impl UnitBuilder {
         let whole_sentences = match self.chunking {
             Chunking::Clause => false,
             Chunking::Sentence => true,
-            Chunking::FirstClauseThenSentences => self.next_index > 0,
+            Chunking::FirstClauseThenSentences | Chunking::FirstPhraseThenSentences => {
+                self.next_index > 0
+            }
         };
         let ends = clause.ends_sentence;
         self.held_chars += clause.text.chars().count() + 1;
@@ -105,6 +112,13 @@ impl UnitBuilder {
 
     fn is_empty(&self) -> bool {
         self.held.is_empty()
+    }
+
+    /// Whether the first unit may be an early phrase and has not been made yet.
+    fn wants_first_phrase(&self) -> bool {
+        self.chunking == Chunking::FirstPhraseThenSentences
+            && self.next_index == 0
+            && self.held.is_empty()
     }
 }
 
@@ -256,6 +270,12 @@ impl Pipeline {
                 self.queue.pending.push_back(unit);
             }
         }
+        if self.builder.wants_first_phrase()
+            && let Some(phrase) = self.splitter.take_first_phrase()
+            && let Some(unit) = self.builder.push(phrase)
+        {
+            self.queue.pending.push_back(unit);
+        }
         if self.splitter.is_finished()
             && self.splitter.is_empty()
             && let Some(unit) = self.builder.flush()
@@ -385,5 +405,44 @@ mod tests {
         assert_eq!(got[0].2, "həlˈoʊ, ");
         assert!(got[2].2.ends_with("sˈɛnts!"), "{}", got[2].2);
         assert_eq!(got[3].2, "", "nothing to say");
+    }
+
+    #[test]
+    fn a_streamed_first_clause_starts_with_its_first_phrase() {
+        let mut p = Pipeline::new(
+            Espeak::from_env("en-us"),
+            Chunking::FirstPhraseThenSentences,
+        );
+        let mut got = Vec::new();
+        // Token by token, as an LLM writes: the phrase goes once "is" shows it has ended.
+        for delta in [
+            "The", " capital", " of", " France", " is", " Paris", ",", " a", " city", ".",
+        ] {
+            p.push_text(delta);
+            while let Some((unit, _)) = p.next_unit().unwrap() {
+                got.push(unit.text);
+            }
+        }
+        p.push_text(" It is large, and old.");
+        p.finish();
+        while let Some((unit, _)) = p.next_unit().unwrap() {
+            got.push(unit.text);
+        }
+        assert_eq!(
+            got,
+            [
+                "The capital of France",
+                "is Paris, a city.",
+                "It is large, and old."
+            ]
+        );
+        // Text that arrives whole has its first clause whole.
+        let mut p = Pipeline::new(
+            Espeak::from_env("en-us"),
+            Chunking::FirstPhraseThenSentences,
+        );
+        p.push_text("The capital of France is Paris. Yes.");
+        let first = p.next_unit().unwrap().unwrap().0.text;
+        assert_eq!(first, "The capital of France is Paris.");
     }
 }

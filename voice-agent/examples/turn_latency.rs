@@ -24,6 +24,11 @@ use support::{
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // RUST_LOG=mka1_voice_agent=debug shows each reply's clause timings.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let turns: usize = arg("--turns").unwrap_or(20);
     let silence_ms: u32 = arg("--silence-ms").unwrap_or(500);
     let preemptive = !std::env::args().any(|a| a == "--no-preemptive");
@@ -47,6 +52,11 @@ async fn main() {
         config
             .llm
             .insert("model".into(), serde_json::json!("smollm2-135m-instruct"));
+        // Greedy, so runs compare: SmolLM2-135M sampled at temperature 1 rambles (at times
+        // in French), and answer length moves the first clause's synthesis time.
+        config
+            .llm
+            .insert("temperature".into(), serde_json::json!(0));
     }
     let mut settings = mka1_voice_agent::session::SessionSettings::from_config(&config);
     settings.preemptive = preemptive;

@@ -87,6 +87,19 @@ impl ClauseSplitter {
         }
     }
 
+    /// The first words of the clause being written, cut at a phrase boundary
+    /// ([`super::phrase::first_phrase_end`]), when [`ClauseSplitter::next_clause`] has no
+    /// clause to give yet. For a reply's first audio: what follows becomes the next clause.
+    pub fn take_first_phrase(&mut self) -> Option<Clause> {
+        if self.finished {
+            return None;
+        }
+        // `scanned` only moves past text without a clause boundary, so the cut never
+        // crosses one.
+        let end = super::phrase::first_phrase_end(&self.buf[..self.scanned])?;
+        Some(self.take(end, false))
+    }
+
     fn scan(&mut self) -> Option<Clause> {
         let mut pos = self.scanned;
         let mut chars_before = self.buf[..pos].chars().count();

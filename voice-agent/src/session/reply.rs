@@ -79,7 +79,7 @@ impl Reply {
         user_text: String,
         voice: Arc<PiperVoice>,
     ) -> Result<Self, mka1_tts::TtsError> {
-        let options = SynthesisOptions::default().with_chunking(Chunking::FirstClauseThenSentences);
+        let options = SynthesisOptions::default().with_chunking(Chunking::FirstPhraseThenSentences);
         let synth = Synthesizer::start(voice, options)?;
         let cancel = synth.cancel_token();
         let (tx, events) = mpsc::channel(CLAUSE_QUEUE);
@@ -121,6 +121,7 @@ async fn run(mut upstream: Option<Upstream>, synth: Synthesizer, tx: mpsc::Sende
         }
     };
     let mut first_text = true;
+    let started = Instant::now();
     loop {
         tokio::select! {
             event = next_upstream(&mut upstream), if upstream.is_some() => {
@@ -129,6 +130,7 @@ async fn run(mut upstream: Option<Upstream>, synth: Synthesizer, tx: mpsc::Sende
                         let mut report = None;
                         if first_text && !delta.trim().is_empty() {
                             first_text = false;
+                            tracing::debug!(after_ms = started.elapsed().as_millis(), "reply first text");
                             report = Some(ReplyEvent::FirstText { at: Instant::now() });
                         }
                         if text.push_text(&delta).is_err() {
@@ -181,12 +183,21 @@ async fn run(mut upstream: Option<Upstream>, synth: Synthesizer, tx: mpsc::Sende
                 let at = Instant::now();
                 let Some(mut enc) = encoder.take() else { return };
                 let last = chunk.is_last;
+                let (index, audio_ms) = (chunk.clause_index, chunk.samples_24k.len() / 24);
                 let encoded = tokio::task::spawn_blocking(move || {
                     let packets = enc.encode(&chunk.samples_24k, mka1_tts::SAMPLE_RATE, last);
                     (enc, packets, chunk.text_of_clause)
                 })
                 .await;
                 let Ok((enc, packets, clause_text)) = encoded else { return };
+                tracing::debug!(
+                    clause = index,
+                    audio_ms,
+                    synthesized_after_ms = at.duration_since(started).as_millis(),
+                    encode_ms = at.elapsed().as_millis(),
+                    text = %clause_text,
+                    "reply clause ready"
+                );
                 encoder = Some(enc);
                 let event = match packets {
                     Ok(packets) => ReplyEvent::Clause { text: clause_text, packets, at },
