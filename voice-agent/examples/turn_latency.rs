@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo run --release -p mka1-voice-agent --example turn_latency -- \
-//!     [--turns 20] [--silence-ms 500] [--no-preemptive] [--stt-threads 1] [--responses URL]
+//!     [--turns 20] [--silence-ms 500] [--no-preemptive] [--stt-threads 1] [--pause-ms 100] [--responses URL]
 //! ```
 //! Without `--responses` the answers come from a zero-latency stub (the test double of
 //! the Responses API, answering at once); with it, from that Responses API (for example
@@ -61,6 +61,9 @@ async fn main() {
     let mut settings = mka1_voice_agent::session::SessionSettings::from_config(&config);
     settings.preemptive = preemptive;
     settings.stt_threads = arg("--stt-threads").unwrap_or(1);
+    if let Some(pause_ms) = arg("--pause-ms") {
+        settings.pause_ms = pause_ms;
+    }
     let clips: Vec<Vec<f32>> = QUESTIONS.iter().map(|q| voiced(&speech_48k(q))).collect();
     let settings_threads = settings.stt_threads;
     let (caller, _session) = start_session(resources(&base), config, settings);

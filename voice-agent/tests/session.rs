@@ -226,7 +226,7 @@ async fn a_reply_prepared_in_a_pause_is_cancelled_upstream_when_the_user_goes_on
     };
     let double = ResponsesDouble::new(vec![("", vec![slow])]);
     let base = double.serve().await;
-    // A 1 s end-of-turn window and a 650 ms pause inside the question: past the 200 ms
+    // A 1 s end-of-turn window and a 650 ms pause inside the question: past the 100 ms
     // that starts preemptive work, with room for the pause's decode to finish on a busy
     // machine before the user goes on (a 350 ms pause in a 500 ms window left 150 ms, and
     // CI once missed it), and well short of the end of the turn.
