@@ -114,11 +114,10 @@ impl UnitBuilder {
         self.held.is_empty()
     }
 
-    /// Whether the first unit may be an early phrase and has not been made yet.
+    /// Whether the first unit may be an early phrase and has not been made yet (the first
+    /// unit never holds clauses back, so nothing is held while it is pending).
     fn wants_first_phrase(&self) -> bool {
-        self.chunking == Chunking::FirstPhraseThenSentences
-            && self.next_index == 0
-            && self.held.is_empty()
+        self.chunking == Chunking::FirstPhraseThenSentences && self.next_index == 0
     }
 }
 

@@ -30,9 +30,6 @@ use tokio::sync::mpsc;
 pub struct Models {
     /// The agent's speech recognition (tiny.en, as `serve` runs it).
     pub whisper: Arc<WhisperModel>,
-    /// The caller's ear: a larger, different Whisper (base), so a check of what the caller
-    /// heard tests the agent's audio rather than tiny.en's slips on a synthetic voice.
-    pub ear: WhisperModel,
     pub vad: SileroVad,
     pub voice: Arc<PiperVoice>,
 }
@@ -45,7 +42,6 @@ pub fn models() -> &'static Models {
             whisper: Arc::new(
                 WhisperModel::load(ModelId::TinyEn, &ModelId::TinyEn.ggml_path(&dir)).unwrap(),
             ),
-            ear: WhisperModel::load(ModelId::Base, &ModelId::Base.ggml_path(&dir)).unwrap(),
             vad: SileroVad::from_env().unwrap(),
             voice: Arc::new(PiperVoice::from_env(&JOE).unwrap()),
         }
@@ -384,11 +380,21 @@ impl Heard {
     }
 }
 
-/// What the caller's ear (Whisper base) makes of 48 kHz audio.
+/// The caller's ear: a larger, different Whisper (base), so a check of what the caller
+/// heard tests the agent's audio rather than tiny.en's slips on a synthetic voice. Loaded
+/// on first use: the benchmarks never transcribe.
+fn ear() -> &'static WhisperModel {
+    static EAR: OnceLock<WhisperModel> = OnceLock::new();
+    EAR.get_or_init(|| {
+        let dir = ModelsDir::from_env().unwrap();
+        WhisperModel::load(ModelId::Base, &ModelId::Base.ggml_path(&dir)).unwrap()
+    })
+}
+
+/// What the caller's ear makes of 48 kHz audio.
 pub fn transcribe_48k(audio: &[f32]) -> String {
     let pcm = resample(audio, 48_000, 16_000).unwrap();
-    models()
-        .ear
+    ear()
         .transcribe(
             &pcm,
             &TranscribeOptions {
