@@ -8,6 +8,9 @@
 //! - [`SegmentTracker`] is pure logic: probabilities in, [`VadEvent`]s out, with
 //!   hysteresis, a minimum speech length, the turn-taking silence timeout and prefix
 //!   padding ([`SegmentConfig`]).
+//! - [`SoundEndMeter`] finds where audible sound last ended, to within 4 ms, so the
+//!   tracker can count the end-of-turn silence from the end of the voice rather than from
+//!   the end of the model's last voiced window ([`SegmentTracker::push_measured`]).
 //! - [`detect_segments`] runs both over a whole buffer (REST uploads, diarization).
 //!
 //! Inference is synchronous and CPU-bound (one intra-op thread per call, so concurrent
@@ -31,13 +34,15 @@
 //! # Ok::<(), mka1_media::vad::VadError>(())
 //! ```
 
+mod level;
 mod segments;
 mod silero;
 
 use std::path::PathBuf;
 
 pub use crate::onnx_runtime::onnx_environment;
-pub use segments::{Segment, SegmentConfig, SegmentTracker, VadEvent};
+pub use level::SoundEndMeter;
+pub use segments::{MAX_HANGOVER_MS, Segment, SegmentConfig, SegmentTracker, VadEvent};
 pub use silero::{SileroVad, VadStream};
 
 /// The only sample rate the VAD accepts (resample other audio first).

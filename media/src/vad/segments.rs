@@ -115,6 +115,11 @@ impl Segment {
     }
 }
 
+/// How far before a voiced window's end [`SegmentTracker::push_measured`] may place the
+/// end of speech: Silero's hangover after a voice stops is one to three windows (32 ms
+/// each). A window the model calls voiced can never shorten speech by more than this.
+pub const MAX_HANGOVER_MS: u32 = 96;
+
 /// What the tracker decided after a window.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,6 +205,15 @@ impl SegmentTracker {
         matches!(self.phase, Phase::Speech { .. })
     }
 
+    /// Where the confirmed speech in progress ends so far (its last voiced window, or the
+    /// measured end of sound in it); `None` outside confirmed speech.
+    pub fn speech_end_sample(&self) -> Option<u64> {
+        match self.phase {
+            Phase::Speech { last_end, .. } => Some(last_end),
+            Phase::Silence | Phase::Pending { .. } => None,
+        }
+    }
+
     /// Samples covered so far (windows seen × 512).
     pub fn position_samples(&self) -> u64 {
         self.windows * WINDOW
@@ -207,8 +221,21 @@ impl SegmentTracker {
 
     /// Takes the next window's speech probability (a NaN counts as silence).
     pub fn push(&mut self, probability: f32) -> Option<VadEvent> {
+        self.push_measured(probability, None)
+    }
+
+    /// [`push`](Self::push), with where audible sound last ended as a level meter measured
+    /// it over the audio up to this window ([`super::SoundEndMeter`]). A voiced window then
+    /// extends speech only to that point, so the end-of-speech silence runs from the end of
+    /// the voice instead of from the end of the model's hangover windows; the estimate is
+    /// never trusted further back than [`MAX_HANGOVER_MS`] before the window's end.
+    pub fn push_measured(&mut self, probability: f32, sound_end: Option<u64>) -> Option<VadEvent> {
         let start = self.windows * WINDOW;
-        let end = start + WINDOW;
+        let window_end = start + WINDOW;
+        let max_hangover = u64::from(MAX_HANGOVER_MS) * SAMPLES_PER_MS;
+        let end = sound_end.map_or(window_end, |sound| {
+            sound.clamp(window_end.saturating_sub(max_hangover), window_end)
+        });
         self.windows += 1;
         let threshold = if self.voiced {
             self.deactivation
@@ -222,36 +249,38 @@ impl SegmentTracker {
         let min_silence = u64::from(self.config.min_silence_ms) * SAMPLES_PER_MS;
         match (self.phase, self.voiced) {
             (Phase::Silence, false) => None,
+            // Before speech is confirmed, whole windows: the minimum speech length counts
+            // them.
             (Phase::Silence, true) => {
                 self.phase = Phase::Pending {
                     first: start,
-                    last_end: end,
+                    last_end: window_end,
                 };
                 self.confirm_if_long(min_speech)
             }
             (Phase::Pending { first, .. }, true) => {
                 self.phase = Phase::Pending {
                     first,
-                    last_end: end,
+                    last_end: window_end,
                 };
                 self.confirm_if_long(min_speech)
             }
             (Phase::Pending { last_end, .. }, false) => {
-                if end - last_end >= min_silence {
+                if window_end.saturating_sub(last_end) >= min_silence {
                     // A blip too short to be speech, now followed by real silence.
                     self.phase = Phase::Silence;
                 }
                 None
             }
-            (Phase::Speech { start, .. }, true) => {
+            (Phase::Speech { start, last_end }, true) => {
                 self.phase = Phase::Speech {
                     start,
-                    last_end: end,
+                    last_end: last_end.max(end),
                 };
                 None
             }
             (Phase::Speech { start, last_end }, false) => {
-                if end - last_end >= min_silence {
+                if window_end.saturating_sub(last_end) >= min_silence {
                     self.phase = Phase::Silence;
                     Some(speech_end(start, last_end))
                 } else {
@@ -370,6 +399,50 @@ mod tests {
                 end_sample: 1600 * 16
             }
         );
+    }
+
+    #[test]
+    fn measured_sound_end_starts_the_silence_where_the_voice_stopped() {
+        // 960 ms of speech from 640 ms; the voice stops at 1,570 ms, but the model stays
+        // voiced for two more windows (to 1,664 ms) before the silence.
+        let p = concat(&[run(0.02, 640), run(0.9, 1024), run(0.02, 1024)]);
+        let voice_end = 1_570 * 16;
+        let mut plain = SegmentTracker::new(unpadded());
+        let mut measured = SegmentTracker::new(unpadded());
+        let (mut plain_end, mut measured_end) = (None, None);
+        for (i, &x) in p.iter().enumerate() {
+            let window_end = (i as u64 + 1) * WINDOW;
+            if let Some(VadEvent::SpeechEnd { end_sample, .. }) = plain.push(x) {
+                plain_end = Some((i, end_sample));
+            }
+            let sound = Some(window_end.min(voice_end));
+            if let Some(VadEvent::SpeechEnd { end_sample, .. }) = measured.push_measured(x, sound) {
+                measured_end = Some((i, end_sample));
+            }
+        }
+        assert_eq!(plain_end, Some((20 + 32 + 15, 1_664 * 16)));
+        // The silence runs from 1,570 ms: 500 ms later falls in window 64 (2,048–2,080).
+        assert_eq!(measured_end, Some((64, voice_end)));
+        assert_eq!(measured.speech_end_sample(), None);
+    }
+
+    #[test]
+    fn a_measured_end_is_never_trusted_past_the_hangover_bound() {
+        // The meter hears nothing at all (say, a broken level) while the model is sure:
+        // speech is shortened by at most MAX_HANGOVER_MS.
+        let p = concat(&[run(0.9, 1024), run(0.02, 1024)]);
+        let mut tracker = SegmentTracker::new(unpadded());
+        let mut end = None;
+        for &x in &p {
+            if tracker.is_speaking() {
+                assert!(tracker.speech_end_sample().is_some());
+            }
+            if let Some(VadEvent::SpeechEnd { end_sample, .. }) = tracker.push_measured(x, Some(0))
+            {
+                end = Some(end_sample);
+            }
+        }
+        assert_eq!(end, Some((1_024 - u64::from(MAX_HANGOVER_MS)) * 16));
     }
 
     #[test]

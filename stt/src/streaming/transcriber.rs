@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use mka1_media::vad::{SegmentTracker, SileroVad, VadEvent, VadStream, WINDOW_SAMPLES};
+use mka1_media::vad::{
+    SegmentTracker, SileroVad, SoundEndMeter, VadEvent, VadStream, WINDOW_SAMPLES,
+};
 
 use super::audio::AudioTimeline;
 use super::config::{SAMPLES_PER_MS, StreamConfig};
@@ -24,6 +26,8 @@ pub struct StreamingTranscriber {
     config: StreamConfig,
     vad: VadStream,
     tracker: SegmentTracker,
+    /// Where the voice ends inside the VAD's voiced windows (their hangover is not speech).
+    meter: SoundEndMeter,
     /// Scratch for the VAD's per-window probabilities.
     probabilities: Vec<f32>,
     audio: AudioTimeline,
@@ -50,7 +54,8 @@ impl std::fmt::Debug for StreamingTranscriber {
 struct Utterance {
     /// Start of the audio the next final covers (moves on at a forced cut).
     start: u64,
-    /// End of the last voiced window.
+    /// End of the speech so far: the tracker's, where the voice stopped inside the last
+    /// voiced window (or the windows' end).
     last_voiced_end: u64,
     /// Whether a voiced window lies after `start` (false right after a cut into silence).
     voiced_since_start: bool,
@@ -76,6 +81,7 @@ impl StreamingTranscriber {
             open,
             model,
             tracker: SegmentTracker::new(config.segments()),
+            meter: SoundEndMeter::default(),
             config,
             vad: vad.stream(),
             probabilities: Vec::new(),
@@ -155,6 +161,7 @@ impl StreamingTranscriber {
     pub fn reset(&mut self) {
         self.vad.reset();
         self.tracker.reset();
+        self.meter.reset();
         self.audio.reset();
         self.voiced = false;
         self.utterance = None;
@@ -162,9 +169,12 @@ impl StreamingTranscriber {
 
     /// One VAD window: speech start and end, pause tracking, forced cuts.
     fn window(&mut self, probability: f32, out: &mut Vec<StreamEvent>) -> Result<(), StreamError> {
-        let event = self.tracker.push(probability);
-        let end = self.tracker.position_samples();
-        let start = end.saturating_sub(WINDOW);
+        let start = self.tracker.position_samples();
+        let end = start + WINDOW;
+        self.meter.measure(self.audio.slice(start, end), start);
+        let event = self
+            .tracker
+            .push_measured(probability, Some(self.meter.last_sound_end()));
         // The tracker's Schmitt trigger, mirrored: it keeps its voicing private, and pauses
         // must be seen before its silence timeout runs out.
         let threshold = if self.voiced {
@@ -203,9 +213,15 @@ impl StreamingTranscriber {
             return Ok(());
         };
         utterance.windows.push((end, probability));
+        // A voiced window continues the speech only where it holds sound, or where the
+        // model keeps calling it voiced for longer than its hangover: only then is a pause
+        // over.
+        let speech_end = self.tracker.speech_end_sample().unwrap_or(end);
         if self.voiced {
-            utterance.last_voiced_end = end;
             utterance.voiced_since_start = true;
+        }
+        if self.voiced && speech_end > utterance.last_voiced_end {
+            utterance.last_voiced_end = speech_end;
             if utterance.paused {
                 utterance.paused = false;
                 out.push(StreamEvent::Resumed {
