@@ -52,9 +52,14 @@ async fn a_spoken_question_is_answered_aloud_and_turns_chain() {
     // phoneme durations, and runs gave "France is" → "Francis" and "Paris is" →
     // "Carises". The answer's words must be there, in order, all but a couple.
     let heard = caller.heard.lock().unwrap().transcript();
+    // The caller's ear (Whisper base) slips too: "capital of France" was once heard as
+    // "capital, a France". The content words must be there.
     assert!(word_error_rate(ANSWER, &heard) <= 0.34, "heard {heard:?}");
+    let lower = heard.to_lowercase();
     assert!(
-        heard.to_lowercase().contains("capital of france"),
+        ["paris", "capital", "france"]
+            .iter()
+            .all(|w| lower.contains(w)),
         "heard {heard:?}"
     );
 
