@@ -51,9 +51,13 @@ fn main() -> std::process::ExitCode {
 }
 
 /// Logs go to stderr (stdout carries command output); `RUST_LOG` overrides the default.
+///
+/// whisper.cpp's own log is off by default: it reports every cancelled streaming decode
+/// (routine, see `mka1_stt::Cancel`) as an error, and real failures reach our logs anyway
+/// as the engine's typed errors. `RUST_LOG=info,whisper_rs=debug` shows it.
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,whisper_rs=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,whisper_rs=off"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

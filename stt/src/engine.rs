@@ -8,6 +8,7 @@
 //! again with the normal 30 s window. Every result then goes through a repetition net
 //! ([`repeat`]).
 
+mod cancel;
 mod plan;
 mod repeat;
 mod tokens;
@@ -22,6 +23,7 @@ use whisper_rs::{
 };
 
 use crate::registry::ModelId;
+pub use cancel::Cancel;
 use plan::Plan;
 use tokens::{Piece, RawSegment, RawToken, Vocab};
 
@@ -69,6 +71,9 @@ pub enum SttError {
     /// Inference failed.
     #[error("transcription failed: {0}")]
     Inference(String),
+    /// The call's [`TranscribeOptions::cancel`] flag was raised before it finished.
+    #[error("the transcription was cancelled")]
+    Cancelled,
 }
 
 /// Options of one transcription.
@@ -88,6 +93,8 @@ pub struct TranscribeOptions {
     /// Always decode with the full 30 s window, even a short clip (slower; the trimmed
     /// fast path is the default).
     pub full_window: bool,
+    /// Raising this flag stops the call early with [`SttError::Cancelled`].
+    pub cancel: Option<Cancel>,
 }
 
 /// A word with its timing and confidence.
@@ -238,8 +245,9 @@ impl WhisperModel {
         };
         let mut state = self.take_state()?;
         let result = self.decode(&mut state, &pcm, opts, language);
-        // A state that failed mid-decode is dropped rather than trusted again.
-        if result.is_ok() {
+        // A state that failed mid-decode is dropped rather than trusted again. A cancelled
+        // one stopped at a check whisper.cpp makes between passes, which it starts afresh.
+        if matches!(result, Ok(_) | Err(SttError::Cancelled)) {
             let mut idle = self.states.lock().unwrap_or_else(PoisonError::into_inner);
             if idle.len() < IDLE_STATES {
                 idle.push(state);
@@ -367,9 +375,19 @@ impl WhisperModel {
         if !prompt_tokens.is_empty() {
             params.set_tokens(&prompt_tokens);
         }
-        state
-            .full(params, pcm)
-            .map_err(|e| SttError::Inference(e.to_string()))?;
+        let cancel = opts.cancel.as_ref();
+        if let Some(cancel) = cancel {
+            if cancel.is_cancelled() {
+                return Err(SttError::Cancelled);
+            }
+            // `cancel` is borrowed from `opts`, which outlives the `full` call below.
+            cancel.install(&mut params);
+        }
+        let done = state.full(params, pcm);
+        if cancel.is_some_and(Cancel::is_cancelled) {
+            return Err(SttError::Cancelled);
+        }
+        done.map_err(|e| SttError::Inference(e.to_string()))?;
         let language = if self.id.is_multilingual() {
             whisper_rs::get_lang_str(state.full_lang_id_from_state())
                 .map(str::to_owned)

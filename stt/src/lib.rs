@@ -13,7 +13,7 @@ pub mod streaming;
 pub mod wer;
 
 pub use engine::{
-    DecodePath, Segment, SttError, TranscribeOptions, Transcript, WhisperModel, Word,
+    Cancel, DecodePath, Segment, SttError, TranscribeOptions, Transcript, WhisperModel, Word,
 };
 pub use pool::{JobStats, PoolConfig, PoolError, PoolStats, TranscriptionPool};
 pub use registry::{ModelId, provision_ggml};

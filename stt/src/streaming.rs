@@ -5,15 +5,18 @@
 //! utterance while it grows ([`StreamEvent::Partial`]) and once more when it ends
 //! ([`StreamEvent::Final`]).
 //!
-//! Two layers:
+//! Two halves, two ways to run them:
+//! - the *scheduler* (VAD, utterance tracking, when to decode what) and the *decoder*
+//!   (Whisper, and every event, in the scheduler's order);
 //! - [`StreamingTranscriber`], the blocking core: [`push`](StreamingTranscriber::push)
-//!   samples of any chunk size, get events; decoding runs inline on the calling thread.
-//! - [`spawn`], the async-friendly handle: the core on a dedicated thread, fed through a
-//!   bounded [`AudioSender`] and read through a bounded [`EventReceiver`], so nothing blocks
-//!   the async runtime and a slow consumer slows the producer down instead of buffering.
-//!   An [`AudioFrontend`] converts what the producer sends (16 kHz samples, s16le PCM at any
-//!   rate, Opus packets) on that thread too.
-//!
+//!   samples of any chunk size, get events; both halves run on the calling thread, one
+//!   decode after the other, so results do not depend on timing.
+//! - [`spawn`], the async-friendly handle: the halves on two dedicated threads, fed through
+//!   a bounded [`AudioSender`] and read through a bounded [`EventReceiver`], so nothing
+//!   blocks the async runtime and a slow consumer slows the producer down instead of
+//!   buffering. An [`AudioFrontend`] converts what the producer sends (16 kHz samples,
+//!   s16le PCM at any rate, Opus packets) on the listening thread.
+
 //! # Events of one utterance
 //!
 //! ```text
@@ -50,22 +53,30 @@
 //!
 //! # Scheduling
 //!
-//! Decoding is never concurrent: one decode at a time, inline. Partial and pause decodes are
-//! decided once per [`push`](StreamingTranscriber::push), on the newest audio, so when
-//! decoding is slower than real time the backlog arrives as one larger chunk and partials
-//! simply get sparser. A partial only starts while the newest window is voiced, never
-//! during a pause. A partial already running when the speaker stops does delay the pause
-//! decode by what it has left, so the final is ready at most `max(pause_ms, d) + d` after
-//! the last voiced audio for decodes of `d`: with the defaults (pause 200 ms, silence
-//! 500 ms), at the end-of-speech decision itself whenever `d` is under 250 ms. With
-//! `pause_ms >= silence_ms` there is no pause decode and the final decode starts at the
-//! decision.
+//! One decode runs at a time per stream. Partials and pause decodes are decided on the
+//! newest audio, and a partial is only asked for while the newest window is voiced and no
+//! earlier partial or pause decode of the utterance is still running, so when decoding is
+//! slower than real time partials simply get sparser.
+//!
+//! In a spawned stream the scheduler keeps listening while Whisper runs, and stops decodes
+//! whose result can no longer matter ([`crate::Cancel`]; whisper.cpp checks after its
+//! encoder pass and after each token):
+//! - a partial still running when the pause is heard (the pause decode covers more) or
+//!   when the utterance ends: the pause decode starts behind what is left of its encoder
+//!   pass instead of behind the whole partial;
+//! - a pause decode still running when speech resumes: its text would be stale, and no
+//!   `Pause`/`Resumed` pair is sent for it.
+//!
+//! With `pause_ms >= silence_ms` there is no pause decode and the final decode starts at
+//! the decision.
 
 mod audio;
 mod budget;
 mod config;
+mod decoder;
 mod frontend;
 mod handle;
+mod scheduler;
 mod text;
 mod transcriber;
 

@@ -8,7 +8,7 @@ mod engine_common;
 
 use engine_common::{concatenation, engine, has_repeated_phrase, noise, pcm, samples};
 use mka1_stt::wer::{normalize, word_errors};
-use mka1_stt::{DecodePath, ModelId, TranscribeOptions};
+use mka1_stt::{Cancel, DecodePath, ModelId, SttError, TranscribeOptions};
 
 fn english() -> TranscribeOptions {
     TranscribeOptions {
@@ -140,6 +140,46 @@ fn full_window_option_skips_the_fast_path_with_the_same_words() {
     assert_eq!(fast.decode_path, DecodePath::Trimmed);
     assert_eq!(full.decode_path, DecodePath::Full);
     assert_eq!(normalize(&fast.text), normalize(&full.text));
+}
+
+#[test]
+fn a_cancelled_decode_stops_early_and_the_engine_goes_on() {
+    let engine = engine(ModelId::TinyEn);
+    // A long input (several 30 s windows), so the decode is still running when the flag
+    // goes up.
+    let (audio, _) = concatenation(90.0, 300);
+    let cancel = Cancel::new();
+    let opts = TranscribeOptions {
+        cancel: Some(cancel.clone()),
+        threads: Some(1),
+        ..english()
+    };
+    let raiser = {
+        let cancel = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            cancel.cancel();
+        })
+    };
+    let started = std::time::Instant::now();
+    let result = engine.transcribe(&audio, &opts);
+    // About 2.7 s here, against 14 s for the whole decode: it stops after its first encode.
+    eprintln!("cancelled after {:?}", started.elapsed());
+    raiser.join().unwrap();
+    assert!(matches!(result, Err(SttError::Cancelled)), "{result:?}");
+    // Raised before the call: nothing runs.
+    let clip = pcm("librivox/sense-0930.wav");
+    assert!(matches!(
+        engine.transcribe(&clip, &opts),
+        Err(SttError::Cancelled)
+    ));
+    // The state the cancelled decode used is reused, and decodes as well as before.
+    let t = engine.transcribe(&clip, &english()).unwrap();
+    assert!(
+        normalize(&t.text).contains(&"amiable".to_owned()),
+        "{}",
+        t.text
+    );
 }
 
 #[test]

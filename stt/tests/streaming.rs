@@ -375,3 +375,56 @@ async fn send_until_refused(audio: &mka1_stt::streaming::AudioSender<Vec<f32>>) 
     }
     sent
 }
+
+/// The spawned stream listens while it decodes: fed at real-time pace with partials every
+/// 500 ms, the pause still gets its early final (a partial running when the speaker stops
+/// is cancelled, not waited for), speech after it is reported as resumed, and the events
+/// keep their order.
+#[tokio::test]
+async fn a_real_time_stream_decodes_the_pause_while_partials_run() {
+    let (first, first_ref) = go_forward();
+    let (second, second_ref) = clip("sense-0930.wav");
+    let audio = [first, silence(800), second, silence(2_500)].concat();
+    let config = config().with_pause_ms(100).with_silence_ms(2_000);
+    let t = StreamingTranscriber::new(model(), &vad(), config);
+    let (sender, mut events) = spawn(t, Pcm16k, ChannelCapacity::default()).unwrap();
+    let producer = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
+        for piece in audio.chunks(CHUNK) {
+            tick.tick().await;
+            sender.send(piece.to_vec()).await.unwrap();
+        }
+        sender.finish().unwrap();
+    });
+    let mut got = Vec::new();
+    while let Some(event) = events.recv().await {
+        got.push(event.unwrap());
+    }
+    producer.await.unwrap();
+    eprintln!("{got:?}");
+    assert!(matches!(
+        got.first(),
+        Some(StreamEvent::SpeechStarted { .. })
+    ));
+    assert!(matches!(
+        got.last(),
+        Some(StreamEvent::SpeechStopped { .. })
+    ));
+    assert!(count(&got, |e| matches!(e, StreamEvent::Partial { .. })) >= 1);
+    let pause_at = got
+        .iter()
+        .position(|e| matches!(e, StreamEvent::Pause { .. }))
+        .unwrap();
+    let StreamEvent::Pause { text, .. } = &got[pause_at] else {
+        unreachable!()
+    };
+    assert!(word_error_rate(&first_ref, text) <= 0.10, "{text:?}");
+    assert!(
+        matches!(got.get(pause_at + 1), Some(StreamEvent::Resumed { .. })),
+        "{got:?}"
+    );
+    let f = finals(&got);
+    assert_eq!(f.len(), 1, "{got:?}");
+    let both = format!("{first_ref} {second_ref}");
+    assert!(word_error_rate(&both, &f[0].0) <= 0.10, "{f:?}");
+}

@@ -24,9 +24,12 @@ use support::{
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    // RUST_LOG=mka1_voice_agent=debug shows each reply's clause timings.
+    // RUST_LOG=mka1_voice_agent=debug shows each reply's clause timings. whisper.cpp's own
+    // log is off unless asked for: it reports each cancelled partial as an error.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error,whisper_rs=off"));
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     let turns: usize = arg("--turns").unwrap_or(20);

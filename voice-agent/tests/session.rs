@@ -231,15 +231,17 @@ async fn a_reply_prepared_in_a_pause_is_cancelled_upstream_when_the_user_goes_on
     };
     let double = ResponsesDouble::new(vec![("", vec![slow])]);
     let base = double.serve().await;
-    // A 1 s end-of-turn window and a 650 ms pause inside the question: past the 100 ms
-    // that starts preemptive work, with room for the pause's decode to finish on a busy
-    // machine before the user goes on (a 350 ms pause in a 500 ms window left 150 ms, and
-    // CI once missed it), and well short of the end of the turn.
-    let config = session_config(1000);
+    // A 1.5 s end-of-turn window and a 1 s pause inside the question: past the 100 ms
+    // that starts preemptive work, with room for the pause's decode to finish on a slow
+    // machine before the user goes on, and well short of the end of the turn. (A decode
+    // still running when the user goes on is stopped, and then no request is made at all:
+    // on a machine where one thread decodes 2 s of speech in 600 ms, a 650 ms pause was
+    // too short.)
+    let config = session_config(1500);
     let (caller, _session) = start_session(resources(&base), config.clone(), settings(&config));
 
     let mut audio = voiced(&speech_48k("What is the capital"));
-    audio.extend(std::iter::repeat_n(0.0, 48 * 650));
+    audio.extend(std::iter::repeat_n(0.0, 48 * 1000));
     audio.extend(voiced(&speech_48k("of France?")));
     caller.say(audio);
     caller

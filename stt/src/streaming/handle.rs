@@ -11,13 +11,22 @@ use std::sync::Arc;
 
 use tokio::sync::{Semaphore, SemaphorePermit, mpsc};
 
+use std::sync::mpsc::{Receiver, SyncSender};
+
+use super::decoder::{Decoder, Job};
 use super::frontend::{AudioFrontend, AudioInput};
+use super::scheduler::Scheduler;
 use super::transcriber::StreamingTranscriber;
 use super::{StreamError, StreamEvent};
 
 /// Samples taken into one [`StreamingTranscriber::push`] at most (30 s): the backlog of a
 /// slow decode is taken whole, and a flood of input still comes in bounded pieces.
 const MAX_BATCH_SAMPLES: usize = 30 * 16_000;
+
+/// Jobs waiting for the decoding thread at most. Partials never pile up (the scheduler
+/// asks for one only when none is running), so this only fills when input comes much
+/// faster than real time; then listening waits, and so do the senders.
+const JOB_QUEUE: usize = 16;
 
 /// Bounds of a spawned stream's queues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,9 +182,12 @@ impl EventReceiver {
     }
 }
 
-/// Runs `transcriber` on a thread of its own, fed through `frontend`.
+/// Runs `transcriber` on two threads of its own, fed through `frontend`: one listens
+/// (frontend, VAD, scheduling), the other decodes and sends the events. Listening goes on
+/// while Whisper runs, so a partial made useless by the end of the speech is stopped and
+/// the pause decode starts at once, not after it.
 ///
-/// The thread lives until [`AudioSender::finish`] has been processed, every sender is
+/// The threads live until [`AudioSender::finish`] has been processed, every sender is
 /// dropped, or the receiver is dropped (noticed at the next input; a decode in progress
 /// completes first).
 pub fn spawn<F: AudioFrontend>(
@@ -192,9 +204,17 @@ pub fn spawn<F: AudioFrontend>(
         rx: audio_rx,
         budget: Arc::clone(&budget),
     };
+    let (scheduler, decoder) = transcriber.into_parts();
+    let (job_tx, job_rx) = std::sync::mpsc::sync_channel(JOB_QUEUE);
+    let decoder_events = event_tx.clone();
     std::thread::Builder::new()
-        .name("stt-stream".into())
-        .spawn(move || run(transcriber, frontend, queue, &event_tx))
+        .name("stt-decode".into())
+        .spawn(move || decode(decoder, &job_rx, &decoder_events))
+        .map_err(StreamError::Spawn)?;
+    // If this one fails, dropping `job_tx` ends the decoding thread.
+    std::thread::Builder::new()
+        .name("stt-listen".into())
+        .spawn(move || listen(scheduler, frontend, queue, &job_tx, &event_tx))
         .map_err(StreamError::Spawn)?;
     let sender = AudioSender {
         tx: audio_tx,
@@ -228,15 +248,18 @@ impl<I> Drop for Queue<I> {
 
 type EventSender = mpsc::Sender<Result<StreamEvent, StreamError>>;
 
-/// The recognition thread: take everything queued, push it, forward the events.
-fn run<F: AudioFrontend>(
-    mut transcriber: StreamingTranscriber,
+/// The listening thread: take everything queued, convert it, run the VAD and the
+/// scheduler, pass the jobs on. Only the decoding thread sends events, so they keep the
+/// jobs' order.
+fn listen<F: AudioFrontend>(
+    mut scheduler: Scheduler,
     mut frontend: F,
     mut queue: Queue<F::Input>,
+    jobs_tx: &SyncSender<Job>,
     events_tx: &EventSender,
 ) {
     let mut samples = Vec::new();
-    let mut events = Vec::new();
+    let mut jobs = Vec::new();
     while let Some(first) = queue.rx.blocking_recv() {
         if events_tx.is_closed() {
             return;
@@ -247,10 +270,8 @@ fn run<F: AudioFrontend>(
         while let Some(queued) = next.take() {
             match queue.take(queued) {
                 Command::Audio(input) => {
-                    if let Err(e) = frontend.convert(input, &mut samples)
-                        && !send_error(events_tx, e.into())
-                    {
-                        return;
+                    if let Err(e) = frontend.convert(input, &mut samples) {
+                        jobs.push(Job::Event(Err(e.into())));
                     }
                 }
                 Command::Finish => {
@@ -262,41 +283,40 @@ fn run<F: AudioFrontend>(
                 next = queue.rx.try_recv().ok();
             }
         }
-        if finish
-            && let Err(e) = frontend.flush(&mut samples)
-            && !send_error(events_tx, e.into())
-        {
-            return;
+        if finish && let Err(e) = frontend.flush(&mut samples) {
+            jobs.push(Job::Event(Err(e.into())));
         }
         if !samples.is_empty() {
-            let result = transcriber.push(&samples, &mut events);
-            if !forward(events_tx, &mut events, result) {
+            scheduler.push(&samples);
+        }
+        if finish {
+            scheduler.finish();
+        }
+        scheduler.take_jobs(&mut jobs);
+        for job in jobs.drain(..) {
+            // A full job queue waits here: that stops taking audio, and senders wait.
+            if jobs_tx.send(job).is_err() {
                 return;
             }
         }
         if finish {
-            let result = transcriber.finish(&mut events);
-            // Ending the thread drops the event sender: the receiver sees the end.
-            forward(events_tx, &mut events, result);
+            // Returning drops this thread's senders: once the decoding thread is done with
+            // what is queued, the receiver sees the end.
             return;
         }
     }
 }
 
-/// Sends `events`, then the error of `result` if any; false when nobody listens any more.
-fn forward(
-    tx: &EventSender,
-    events: &mut Vec<StreamEvent>,
-    result: Result<(), StreamError>,
-) -> bool {
-    for event in events.drain(..) {
-        if tx.blocking_send(Ok(event)).is_err() {
-            return false;
+/// The decoding thread: run the jobs in order, sending the events.
+fn decode(mut decoder: Decoder, jobs: &Receiver<Job>, events_tx: &EventSender) {
+    let mut emit = |event: Result<StreamEvent, StreamError>| match event {
+        Ok(event) => events_tx.blocking_send(Ok(event)).is_ok(),
+        Err(e) => send_error(events_tx, e),
+    };
+    while let Ok(job) = jobs.recv() {
+        if !decoder.run(job, &mut emit) {
+            return;
         }
-    }
-    match result {
-        Ok(()) => true,
-        Err(e) => send_error(tx, e),
     }
 }
 
