@@ -412,7 +412,7 @@ def main() -> int:
     ap.add_argument("--whisper-cli", default=default_whisper_cli())
     ap.add_argument("--whisper-cli-nfa", action="store_true",
                     help="also run whisper-cli with flash attention off (-nfa)")
-    ap.add_argument("--ggml-model", default=str(MODELS_DIR / "whisper/ggml-tiny.en.bin"))
+    ap.add_argument("--ggml-model", default=str(MODELS_DIR / "whisper/ggml-tiny.en-q8_0.bin"))
     ap.add_argument("--fw-python", default=str(PEERS_DIR / "fw-venv/bin/python"))
     ap.add_argument("--fw-model", default=str(MODELS_DIR / "whisper/tiny.en/ct2"))
     ap.add_argument("--ours-bin", default=str(REPO / "target/release/mka1-voice"))

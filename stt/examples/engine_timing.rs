@@ -1,6 +1,8 @@
 //! Wall time of one transcription per clip length (warm model), for quick comparisons of
 //! engine settings: `MKA1_STT_FLASH_ATTN=0|1 cargo run --release -p mka1-stt --example
-//! engine_timing [-- threads]`.
+//! engine_timing [-- threads]`. Side by side: the installed model (`q8_0` weight
+//! matrices) and the same weights converted to f16 (written to `target/tmp`), timed in
+//! turns.
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
@@ -8,6 +10,8 @@ use std::time::Instant;
 
 use mka1_media::{PcmHint, decode_to_mono};
 use mka1_models::ModelsDir;
+use mka1_stt::convert::{WeightFormat, convert_ct2_to_ggml_as};
+use mka1_stt::registry::assets;
 use mka1_stt::{ModelId, TranscribeOptions, WhisperModel};
 
 fn pcm(relative: &str) -> Vec<f32> {
@@ -25,7 +29,16 @@ fn main() {
         .and_then(|t| t.parse().ok())
         .unwrap_or(1);
     let dir = ModelsDir::from_env().unwrap();
-    let model = WhisperModel::load(ModelId::TinyEn, &ModelId::TinyEn.ggml_path(&dir)).unwrap();
+    let q8 = WhisperModel::load(ModelId::TinyEn, &ModelId::TinyEn.ggml_path(&dir)).unwrap();
+    let f16_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tmp/ggml-tiny.en-f16.bin");
+    convert_ct2_to_ggml_as(
+        &ModelId::TinyEn.ct2_model_bin(&dir),
+        &assets(&dir),
+        &f16_path,
+        WeightFormat::F16,
+    )
+    .unwrap();
+    let f16 = WhisperModel::load(ModelId::TinyEn, &f16_path).unwrap();
     let files = [
         "librivox/sense-0870.wav",
         "librivox/sense-0880.wav",
@@ -48,18 +61,25 @@ fn main() {
         ..Default::default()
     };
     for (name, audio) in [("3s", &three), ("10s", &ten), ("60s", &sixty)] {
-        model.transcribe(audio, &opts).unwrap();
-        let mut best = f64::MAX;
-        let mut text = String::new();
-        for _ in 0..3 {
-            let t = Instant::now();
-            text = model.transcribe(audio, &opts).unwrap().text;
-            best = best.min(t.elapsed().as_secs_f64());
+        let models = [("f16", &f16), ("q8_0", &q8)];
+        let mut best = [f64::MAX; 2];
+        let mut text = [String::new(), String::new()];
+        for (_, model) in models {
+            model.transcribe(audio, &opts).unwrap();
         }
-        println!(
-            "{name:>4} best of 3: {:7.1} ms  {:.60}",
-            best * 1e3,
-            text.trim()
-        );
+        for _ in 0..3 {
+            for (i, (_, model)) in models.iter().enumerate() {
+                let t = Instant::now();
+                text[i] = model.transcribe(audio, &opts).unwrap().text;
+                best[i] = best[i].min(t.elapsed().as_secs_f64());
+            }
+        }
+        for (i, (format, _)) in models.iter().enumerate() {
+            println!(
+                "{name:>4} {format:>4} best of 3: {:7.1} ms  {:.70}",
+                best[i] * 1e3,
+                text[i].trim()
+            );
+        }
     }
 }

@@ -95,8 +95,51 @@ pub struct GgmlTensorInfo {
     pub name: String,
     /// Dimensions, outermost first (the file stores them reversed).
     pub dims: Vec<usize>,
-    /// Stored as f16 (else f32).
-    pub f16: bool,
+    /// How its values are stored.
+    pub stored: Stored,
+}
+
+/// How a tensor's values are stored in the ggml file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// 32-bit floats (1-D tensors, conv biases, positional embeddings).
+    F32,
+    /// 16-bit floats.
+    F16,
+    /// ggml's `q8_0`: blocks of 32 values as one f16 scale and 32 signed bytes.
+    Q8_0,
+}
+
+impl Stored {
+    /// ggml's type id, as the tensor header holds it.
+    fn ggml_type(self) -> usize {
+        match self {
+            Self::F32 => 0,
+            Self::F16 => 1,
+            Self::Q8_0 => 8,
+        }
+    }
+}
+
+/// The precision of the weight matrices (the 2-D projections and the token embedding).
+/// The conv weights stay f16 and the rest f32 either way, as whisper.cpp expects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WeightFormat {
+    /// 16-bit floats: the weights as published, give or take rounding.
+    #[default]
+    F16,
+    /// 8-bit blocks (`q8_0`): half the memory traffic of f16 for the matrix products.
+    Q8_0,
+}
+
+impl WeightFormat {
+    /// whisper.cpp's `ftype` header value (ggml's `GGML_FTYPE_MOSTLY_*`).
+    fn ftype(self) -> usize {
+        match self {
+            Self::F16 => 1,
+            Self::Q8_0 => 7,
+        }
+    }
 }
 
 /// What a conversion produced.
@@ -118,6 +161,17 @@ pub fn convert_ct2_to_ggml(
     assets: &WhisperAssets,
     out: &Path,
 ) -> Result<ConvertSummary, ConvertError> {
+    convert_ct2_to_ggml_as(model_bin, assets, out, WeightFormat::F16)
+}
+
+/// Converts a CTranslate2 Whisper `model.bin` into a whisper.cpp ggml file with the weight
+/// matrices in `format`.
+pub fn convert_ct2_to_ggml_as(
+    model_bin: &Path,
+    assets: &WhisperAssets,
+    out: &Path,
+    format: WeightFormat,
+) -> Result<ConvertSummary, ConvertError> {
     let bytes = std::fs::read(model_bin).map_err(ConvertError::io(model_bin))?;
     let model = Ct2Model::parse(&bytes)?;
     drop(bytes);
@@ -137,8 +191,17 @@ pub fn convert_ct2_to_ggml(
     };
     let vocab = assets::read_tiktoken(vocab_path)?;
 
-    let tensors = map_tensors(&model)?;
+    let tensors = map_tensors(&model, format)?;
     check_complete(&hparams, &tensors)?;
+    if let Some(t) = tensors
+        .iter()
+        .find(|t| t.info.stored == Stored::Q8_0 && t.info.dims[1] % Q8_0_BLOCK != 0)
+    {
+        return Err(ConvertError::Unsupported(format!(
+            "{} has rows of {} values, which q8_0 cannot store (blocks of {Q8_0_BLOCK})",
+            t.info.name, t.info.dims[1]
+        )));
+    }
 
     let mut tmp_name = out.as_os_str().to_owned();
     tmp_name.push(".partial");
@@ -161,7 +224,7 @@ pub fn convert_ct2_to_ggml(
             h.n_text_head,
             h.n_text_layer,
             h.n_mels,
-            1, // ftype: f16 weights
+            format.ftype(),
         ] {
             write_i32(&mut w, v)?;
         }
@@ -178,18 +241,26 @@ pub fn convert_ct2_to_ggml(
         for t in &tensors {
             write_i32(&mut w, t.info.dims.len())?;
             write_i32(&mut w, t.info.name.len())?;
-            write_i32(&mut w, usize::from(t.info.f16))?;
+            write_i32(&mut w, t.info.stored.ggml_type())?;
             for d in t.info.dims.iter().rev() {
                 write_i32(&mut w, *d)?;
             }
             w.write_all(t.info.name.as_bytes())?;
-            if t.info.f16 {
-                for v in &t.values {
-                    w.write_all(&half::f16::from_f32(*v).to_le_bytes())?;
+            match t.info.stored {
+                Stored::F32 => {
+                    for v in &t.values {
+                        w.write_all(&v.to_le_bytes())?;
+                    }
                 }
-            } else {
-                for v in &t.values {
-                    w.write_all(&v.to_le_bytes())?;
+                Stored::F16 => {
+                    for v in &t.values {
+                        w.write_all(&half::f16::from_f32(*v).to_le_bytes())?;
+                    }
+                }
+                Stored::Q8_0 => {
+                    for block in t.values.chunks(Q8_0_BLOCK) {
+                        w.write_all(&q8_0_block(block))?;
+                    }
                 }
             }
         }
@@ -208,6 +279,24 @@ pub fn convert_ct2_to_ggml(
         tensors: tensors.into_iter().map(|t| t.info).collect(),
         n_tokens: vocab.len(),
     })
+}
+
+/// Values per `q8_0` block.
+const Q8_0_BLOCK: usize = 32;
+
+/// One `q8_0` block as ggml's reference quantizer writes it: the scale `max|x| / 127` as
+/// f16, then each value divided by it and rounded to the nearest byte.
+fn q8_0_block(values: &[f32]) -> [u8; 2 + Q8_0_BLOCK] {
+    let amax = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let scale = amax / 127.0;
+    let inverse = if scale == 0.0 { 0.0 } else { 1.0 / scale };
+    let mut out = [0u8; 2 + Q8_0_BLOCK];
+    out[..2].copy_from_slice(&half::f16::from_f32(scale).to_le_bytes());
+    for (byte, v) in out[2..].iter_mut().zip(values) {
+        // In -127..=127 by construction; the cast saturates either way.
+        *byte = ((v * inverse).round() as i8).to_le_bytes()[0];
+    }
+    out
 }
 
 fn write_i32(w: &mut impl Write, v: usize) -> std::io::Result<()> {
@@ -347,16 +436,22 @@ fn mapping(name: &str, t: &Tensor) -> Result<Mapping, ConvertError> {
     })
 }
 
-/// whisper.cpp keeps 1-D tensors, conv biases and positional embeddings in f32.
-fn stored_as_f16(name: &str, dims: &[usize]) -> bool {
+/// whisper.cpp keeps 1-D tensors, conv biases and positional embeddings in f32, the conv
+/// weights in f16, and the 2-D weight matrices in the model's weight type.
+fn stored_as(name: &str, dims: &[usize], format: WeightFormat) -> Stored {
     let kept_f32 = dims.len() < 2
         || name.ends_with("positional_embedding")
         || name.ends_with("conv1.bias")
         || name.ends_with("conv2.bias");
-    !kept_f32
+    match (kept_f32, dims.len(), format) {
+        (true, _, _) => Stored::F32,
+        // Every row length of these models (the widths 384..1280) is a multiple of 32.
+        (false, 2, WeightFormat::Q8_0) => Stored::Q8_0,
+        _ => Stored::F16,
+    }
 }
 
-fn map_tensors(model: &Ct2Model) -> Result<Vec<OutTensor>, ConvertError> {
+fn map_tensors(model: &Ct2Model, format: WeightFormat) -> Result<Vec<OutTensor>, ConvertError> {
     let mut out = Vec::new();
     for t in &model.tensors {
         let push =
@@ -364,9 +459,9 @@ fn map_tensors(model: &Ct2Model) -> Result<Vec<OutTensor>, ConvertError> {
                 if name.ends_with("conv1.bias") || name.ends_with("conv2.bias") {
                     dims.push(1); // whisper.cpp wants conv biases as [n, 1]
                 }
-                let f16 = stored_as_f16(&name, &dims);
+                let stored = stored_as(&name, &dims, format);
                 out.push(OutTensor {
-                    info: GgmlTensorInfo { name, dims, f16 },
+                    info: GgmlTensorInfo { name, dims, stored },
                     values,
                 });
             };

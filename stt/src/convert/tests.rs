@@ -315,3 +315,43 @@ fn missing_weights_and_truncated_files_are_errors() {
         assert!(ct2::Ct2Model::parse(&bytes[..cut]).is_err(), "cut at {cut}");
     }
 }
+
+#[test]
+fn q8_0_blocks_round_trip_within_half_a_step() {
+    let values: Vec<f32> = (0..32).map(|i| ((i as f32) * 0.37).sin() * 0.8).collect();
+    let block = q8_0_block(&values);
+    let scale = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
+    assert!((scale - 0.8 / 127.0).abs() < 1e-4, "{scale}");
+    for (v, q) in values.iter().zip(&block[2..]) {
+        let back = f32::from(i8::from_le_bytes([*q])) * scale;
+        assert!((v - back).abs() <= scale * 0.51, "{v} {back}");
+    }
+    // The largest magnitude maps to ±127 exactly; an all-zero block stays zero.
+    assert!(
+        block[2..]
+            .iter()
+            .any(|q| i8::from_le_bytes([*q]).abs() == 127)
+    );
+    assert_eq!(q8_0_block(&[0.0; 32]), [0u8; 34]);
+}
+
+#[test]
+fn q8_0_refuses_rows_that_are_not_whole_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    write_ct2(&dir.path().join("model.bin"), &synthetic_model());
+    let assets = write_assets(dir.path());
+    let out = dir.path().join("ggml.bin");
+    // The synthetic model is 8 wide: no 32-value block fits a row.
+    let err = convert_ct2_to_ggml_as(
+        &dir.path().join("model.bin"),
+        &assets,
+        &out,
+        WeightFormat::Q8_0,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, ConvertError::Unsupported(m) if m.contains("q8_0")),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
