@@ -253,22 +253,7 @@ fn a_pause_gives_an_early_final_then_resumes_into_one_utterance() {
     let mut t = StreamingTranscriber::new(model(), &vad(), few_partials().with_silence_ms(2_000));
     let (events, _) = feed(&mut t, &audio, CHUNK);
     eprintln!("{events:?}");
-    let pause_at = events
-        .iter()
-        .position(|e| matches!(e, StreamEvent::Pause { .. }))
-        .unwrap();
-    let StreamEvent::Pause { text, .. } = &events[pause_at] else {
-        unreachable!()
-    };
-    assert!(word_error_rate(&first_ref, text) <= 0.10, "{text:?}");
-    assert!(
-        matches!(events.get(pause_at + 1), Some(StreamEvent::Resumed { .. })),
-        "{events:?}"
-    );
-    let got = finals(&events);
-    assert_eq!(got.len(), 1, "{events:?}");
-    let both = format!("{first_ref} {second_ref}");
-    assert!(word_error_rate(&both, &got[0].0) <= 0.10, "{got:?}");
+    let got = paused_then_resumed_into_one_final(&events, &first_ref, &second_ref);
     // The final pause (before the end of speech) produced the final's very text.
     let last_pause = events
         .iter()
@@ -411,20 +396,32 @@ async fn a_real_time_stream_decodes_the_pause_while_partials_run() {
         Some(StreamEvent::SpeechStopped { .. })
     ));
     assert!(count(&got, |e| matches!(e, StreamEvent::Partial { .. })) >= 1);
-    let pause_at = got
+    paused_then_resumed_into_one_final(&got, &first_ref, &second_ref);
+}
+
+/// Checks the events of `first`, a pause, then `second`: the first pause carries the
+/// first part's words and is followed by `Resumed`, and one final holds both parts.
+/// Returns the finals.
+fn paused_then_resumed_into_one_final(
+    events: &[StreamEvent],
+    first_ref: &str,
+    second_ref: &str,
+) -> Vec<(String, u64, u64)> {
+    let pause_at = events
         .iter()
         .position(|e| matches!(e, StreamEvent::Pause { .. }))
         .unwrap();
-    let StreamEvent::Pause { text, .. } = &got[pause_at] else {
+    let StreamEvent::Pause { text, .. } = &events[pause_at] else {
         unreachable!()
     };
-    assert!(word_error_rate(&first_ref, text) <= 0.10, "{text:?}");
+    assert!(word_error_rate(first_ref, text) <= 0.10, "{text:?}");
     assert!(
-        matches!(got.get(pause_at + 1), Some(StreamEvent::Resumed { .. })),
-        "{got:?}"
+        matches!(events.get(pause_at + 1), Some(StreamEvent::Resumed { .. })),
+        "{events:?}"
     );
-    let f = finals(&got);
-    assert_eq!(f.len(), 1, "{got:?}");
+    let got = finals(events);
+    assert_eq!(got.len(), 1, "{events:?}");
     let both = format!("{first_ref} {second_ref}");
-    assert!(word_error_rate(&both, &f[0].0) <= 0.10, "{f:?}");
+    assert!(word_error_rate(&both, &got[0].0) <= 0.10, "{got:?}");
+    got
 }
