@@ -16,7 +16,13 @@ use support::{
 };
 
 const QUESTION: &str = "What is the capital of France?";
-const ANSWER: &str = "Paris is the capital of France.";
+/// The double's answer. Worded so that no content word leads the clip or is run into the
+/// next word: the synthetic voice samples its phoneme durations, and "Paris is the capital
+/// of France." was heard as "carousel is…" or "terraces the…" in about one synthesis in
+/// five, straight from the voice or through Opus alike, and "The capital of France is
+/// Paris." as "…Francis Paris" in nearly all. This wording was heard whole in 20 of 20
+/// syntheses, both ways.
+const ANSWER: &str = "The capital of France is the city of Paris.";
 const LONG_ANSWER: &str = "Paris is the capital of France. It is known for the Eiffel Tower, \
     the Louvre museum and its many cafes. About two million people live in the city, and \
     many more in the region around it. The river Seine runs through the middle of it.";
@@ -48,12 +54,10 @@ async fn a_spoken_question_is_answered_aloud_and_turns_chain() {
         .expect("the agent answered");
     assert_eq!(turn["interrupted"], false);
     assert_eq!(turn["text"], ANSWER, "the whole answer was played");
-    // tiny.en hears the agent's voice with a word or two wrong: the voice samples its
-    // phoneme durations, and runs gave "France is" → "Francis" and "Paris is" →
-    // "Carises". The answer's words must be there, in order, all but a couple.
+    // The caller's ear (Whisper base) can slip on a synthetic voice ("capital of France"
+    // was once heard as "capital, a France"): the answer's words must be there, in order,
+    // all but a couple, and its content words all.
     let heard = caller.heard.lock().unwrap().transcript();
-    // The caller's ear (Whisper base) slips too: "capital of France" was once heard as
-    // "capital, a France". The content words must be there.
     assert!(word_error_rate(ANSWER, &heard) <= 0.34, "heard {heard:?}");
     let lower = heard.to_lowercase();
     assert!(
@@ -107,7 +111,9 @@ async fn a_spoken_question_is_answered_aloud_and_turns_chain() {
         // The server's metrics get the same figures.
         let told = observed.turns.lock().unwrap();
         assert_eq!(told.len(), 1);
-        assert_eq!(told[0].end_to_end_ms, Some(e2e));
+        // Equal up to the JSON round trip (serde_json parses floats to within an ulp).
+        let told_e2e = told[0].end_to_end_ms.unwrap();
+        assert!((told_e2e - e2e).abs() < 1e-6, "told {told_e2e}, sent {e2e}");
         assert_eq!(
             observed.barge_ins.load(std::sync::atomic::Ordering::SeqCst),
             0
