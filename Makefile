@@ -10,9 +10,10 @@ BIN        := target/release/mka1-voice
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # System packages: cmake + libclang for whisper.cpp and libopus (built from source),
 # python3-venv for pip (model packages and the Python tools of the tests),
-# espeak-ng for TTS phonemes (run as a separate process), LAME for MP3 output.
+# espeak-ng for TTS phonemes (run as a separate process), LAME for MP3 output,
+# ca-certificates for the roots an https Responses upstream is checked against.
 APT_PACKAGES := build-essential pkg-config cmake libclang-dev python3 python3-venv \
-                python3-pip espeak-ng libmp3lame-dev
+                python3-pip espeak-ng libmp3lame-dev ca-certificates
 
 # Model downloads use the venv's pip; override MKA1_MODELS_DIR to move the cache.
 export MKA1_PYTHON ?= $(CURDIR)/$(VENV)/bin/python

@@ -103,16 +103,22 @@ impl LocalLlm {
     /// A router serving `POST /api/v1/llm/responses` by forwarding to the provider, for
     /// callers holding one of `keys` (the same Bearer auth as every API route; the
     /// provider itself listens on loopback only and checks nothing).
-    pub fn router(&self, keys: ApiKeys) -> Router {
+    pub fn router(&self, keys: ApiKeys) -> anyhow::Result<Router> {
+        // The provider is plain http on loopback: no certificate is ever checked, so the
+        // client loads no CA roots (which fails where none are installed).
+        let client = reqwest::Client::builder()
+            .tls_certs_only([])
+            .build()
+            .context("building the local LLM proxy's HTTP client")?;
         let proxy = Proxy {
-            client: reqwest::Client::new(),
+            client,
             target: format!("{}/responses", self.base_url),
             keys,
         };
-        Router::new()
+        Ok(Router::new()
             .route("/api/v1/llm/responses", post(forward))
             .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
-            .with_state(proxy)
+            .with_state(proxy))
     }
 }
 
@@ -124,7 +130,7 @@ pub async fn local_responses(
     keys: ApiKeys,
 ) -> anyhow::Result<(LocalLlm, Router)> {
     let llm = LocalLlm::spawn(models_dir).await?;
-    let router = llm.router(keys);
+    let router = llm.router(keys)?;
     Ok((llm, router))
 }
 

@@ -29,6 +29,22 @@ pub const DEV_TOKEN_PATH: &str = "/api/v1/voice/dev-token";
 /// The model the dev token's sessions ask for (the local provider answers any name).
 const DEV_MODEL: &str = "smollm2-135m-instruct";
 
+/// The client of the upstream Responses API: the system's trusted roots, plus the CA
+/// certificates of `MKA1_RESPONSES_CA_FILE` (PEM) when set, for an upstream behind a
+/// private CA.
+fn responses_client(base_url: &str) -> anyhow::Result<ResponsesClient> {
+    let timeouts = ResponsesTimeouts::default();
+    match std::env::var_os("MKA1_RESPONSES_CA_FILE") {
+        Some(path) if !path.is_empty() => {
+            let pem = std::fs::read(&path).with_context(|| {
+                format!("reading MKA1_RESPONSES_CA_FILE {}", path.to_string_lossy())
+            })?;
+            Ok(ResponsesClient::with_extra_roots(base_url, timeouts, &pem)?)
+        }
+        _ => Ok(ResponsesClient::new(base_url, timeouts)?),
+    }
+}
+
 /// Builds the voice agent from the speech API's loaded models: page, signaling, dev
 /// token, and the local Responses route when the local LLM runs (its child process lives
 /// as long as the returned router).
@@ -79,7 +95,7 @@ pub async fn voice_routes(
         stt_model,
         vad,
         voice,
-        responses: ResponsesClient::new(&base_url, ResponsesTimeouts::default())?,
+        responses: responses_client(&base_url)?,
         observer: Some(Arc::new(MetricsObserver(speech.metrics().clone()))),
         stt_budget,
     });

@@ -110,12 +110,51 @@ pub struct ResponsesClient {
 
 impl ResponsesClient {
     /// A client for the API under `base_url` (for example
-    /// `http://127.0.0.1:8080/api/v1/llm`); requests go to `{base_url}/responses`.
+    /// `https://api.example.com/api/v1/llm`, or `http://127.0.0.1:8080/api/v1/llm`);
+    /// requests go to `{base_url}/responses`. An `https` server's certificate is checked
+    /// against the system's trusted roots.
     pub fn new(base_url: &str, timeouts: ResponsesTimeouts) -> Result<Self, ResponsesError> {
+        Self::build(base_url, timeouts, Vec::new())
+    }
+
+    /// Like [`ResponsesClient::new`], also trusting the CA certificates of `pem` (one or
+    /// more PEM blocks): for an upstream behind a private CA.
+    pub fn with_extra_roots(
+        base_url: &str,
+        timeouts: ResponsesTimeouts,
+        pem: &[u8],
+    ) -> Result<Self, ResponsesError> {
+        let roots = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|err| ResponsesError::Certificates(turn::describe(&err)))?;
+        if roots.is_empty() {
+            return Err(ResponsesError::Certificates(
+                "no PEM certificate found".to_owned(),
+            ));
+        }
+        Self::build(base_url, timeouts, roots)
+    }
+
+    fn build(
+        base_url: &str,
+        timeouts: ResponsesTimeouts,
+        extra_roots: Vec<reqwest::Certificate>,
+    ) -> Result<Self, ResponsesError> {
         let endpoint = endpoint(base_url)?;
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .connect_timeout(timeouts.connect)
-            .user_agent(concat!("mka1-voice-agent/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("mka1-voice-agent/", env!("CARGO_PKG_VERSION")));
+        // Loading the system's roots fails where none are installed; a plain-http client
+        // never meets a certificate, so it does without them (the local LLM keeps working
+        // on a machine without ca-certificates).
+        let builder = if endpoint.scheme() == "https" {
+            builder.tls_certs_merge(extra_roots)
+        } else {
+            builder.tls_certs_only(extra_roots)
+        };
+        let http = builder
+            // The API does not redirect; following one would resend the caller's key to
+            // wherever it points (and could turn https into http).
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|err| ResponsesError::Client(turn::describe(&err)))?;
         Ok(Self {
@@ -164,16 +203,8 @@ fn endpoint(base_url: &str) -> Result<reqwest::Url, ResponsesError> {
     };
     let url = reqwest::Url::parse(&format!("{}/responses", base_url.trim_end_matches('/')))
         .map_err(|err| invalid(&err.to_string()))?;
-    // TLS is not built in yet: reqwest's rustls features make every other reqwest client
-    // in the workspace depend on a process-wide crypto provider (see the issue 7 notes).
-    // An https upstream goes through a local TLS-terminating proxy for now.
-    if url.scheme() == "https" {
-        return Err(invalid(
-            "https upstreams are not supported yet: use http (e.g. a local TLS-terminating proxy)",
-        ));
-    }
-    if url.scheme() != "http" {
-        return Err(invalid("the scheme must be http"));
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("the scheme must be http or https"));
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(invalid("a base URL has no query or fragment"));
@@ -198,6 +229,30 @@ mod tests {
                 "http://127.0.0.1:8080/api/v1/llm/responses"
             );
         }
+        assert_eq!(
+            endpoint("https://api.example.com/api/v1/llm")
+                .unwrap()
+                .as_str(),
+            "https://api.example.com/api/v1/llm/responses"
+        );
+    }
+
+    #[test]
+    fn extra_roots_must_be_pem_certificates() {
+        let timeouts = ResponsesTimeouts::default();
+        for pem in [
+            &b""[..],
+            b"not a certificate",
+            b"-----BEGIN CERTIFICATE-----\nzz\n",
+        ] {
+            assert!(
+                matches!(
+                    ResponsesClient::with_extra_roots("https://x", timeouts, pem),
+                    Err(ResponsesError::Certificates(_))
+                ),
+                "{pem:?}"
+            );
+        }
     }
 
     #[test]
@@ -206,7 +261,6 @@ mod tests {
             "",
             "127.0.0.1:8080",
             "ftp://x/y",
-            "https://api.example.com",
             "http://x/y?a=1",
             "not a url",
         ] {

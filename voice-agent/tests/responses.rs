@@ -61,6 +61,64 @@ impl ResponsesDouble {
         }
     }
 
+    /// The double behind https: a certificate for 127.0.0.1 issued by a CA made for this
+    /// run, whose certificate (PEM) is returned beside it.
+    async fn start_tls() -> (Self, String) {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "mka1-voice test CA");
+        let ca = ca.self_signed(&ca_key).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
+        leaf.subject_alt_names
+            .push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
+        let leaf = leaf.signed_by(&key, &ca, &ca_key).unwrap();
+
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls));
+
+        let (tx, incoming) = mpsc::channel(8);
+        let app = Router::new()
+            .route("/api/v1/llm/responses", post(Self::handle))
+            .with_state(tx);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, app) = (acceptor.clone(), app.clone());
+                tokio::spawn(async move {
+                    // A client that refuses the certificate ends here.
+                    let Ok(stream) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper_util::service::TowerToHyperService::new(app);
+                    let _ = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+                });
+            }
+        });
+        let double = Self {
+            base_url: format!("https://{addr}/api/v1/llm"),
+            incoming,
+        };
+        (double, ca.pem())
+    }
+
     async fn handle(
         State(tx): State<mpsc::Sender<Incoming>>,
         uri: axum::http::Uri,
@@ -336,6 +394,58 @@ fn failure(events: &[TurnEvent]) -> &ResponsesError {
         Some(TurnEvent::Failed(err)) => err,
         other => panic!("expected a failure, got {other:?} in {events:?}"),
     }
+}
+
+#[tokio::test]
+async fn an_https_upstream_streams_when_its_ca_is_trusted() {
+    let (mut double, ca_pem) = ResponsesDouble::start_tls().await;
+    let client = ResponsesClient::with_extra_roots(
+        &double.base_url,
+        ResponsesTimeouts::default(),
+        ca_pem.as_bytes(),
+    )
+    .unwrap();
+    assert!(client.endpoint().starts_with("https://"));
+    let mut events = spawn_turn(&client, turn_request("Hello?"));
+    let (seen, mut sink) = double.next_request().await.stream();
+    assert_eq!(seen.path, "/api/v1/llm/responses");
+    assert_eq!(
+        seen.headers["authorization"],
+        "Bearer mk_test_key_0123456789"
+    );
+    sink.created("resp_1").await;
+    sink.open_message("msg_1", 0).await;
+    sink.delta("msg_1", 0, "Hi there.").await;
+    assert_eq!(
+        next_event(&mut events).await,
+        TurnEvent::TextDelta("Hi there.".into())
+    );
+    let item = sink.close_message("msg_1", 0, "Hi there.").await;
+    sink.completed("resp_1", vec![item]).await;
+    assert_eq!(
+        rest(&mut events).await,
+        vec![TurnEvent::Completed {
+            response_id: "resp_1".into(),
+            text: "Hi there.".into()
+        }]
+    );
+}
+
+#[tokio::test]
+async fn an_https_upstream_with_an_untrusted_certificate_fails_the_turn() {
+    let (mut double, _ca_pem) = ResponsesDouble::start_tls().await;
+    // The system's roots only: the run's CA is not among them.
+    let client = ResponsesClient::new(&double.base_url, ResponsesTimeouts::default()).unwrap();
+    let mut events = spawn_turn(&client, turn_request("Hello?"));
+    let all = rest(&mut events).await;
+    match failure(&all) {
+        ResponsesError::Connect(why) => {
+            assert!(why.to_lowercase().contains("certificate"), "{why}")
+        }
+        other => panic!("expected a connection failure, got {other:?}"),
+    }
+    // Nothing reached the server.
+    assert!(double.incoming.try_recv().is_err());
 }
 
 #[tokio::test]

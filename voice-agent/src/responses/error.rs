@@ -18,6 +18,9 @@ pub enum ResponsesError {
     /// The HTTP client could not be built (TLS set-up).
     #[error("cannot build the Responses HTTP client: {0}")]
     Client(String),
+    /// Extra trusted roots given for the upstream are not PEM certificates.
+    #[error("the Responses API's extra CA certificates are not usable: {0}")]
+    Certificates(String),
     /// The API key or the end-user id cannot be sent as an HTTP header.
     #[error("the {header} header value is not valid in HTTP")]
     InvalidHeader {
