@@ -47,11 +47,17 @@ struct ResponsesDouble {
 }
 
 impl ResponsesDouble {
-    async fn start() -> Self {
+    /// The double's routes, and the receiver of what they are asked.
+    fn app() -> (Router, mpsc::Receiver<Incoming>) {
         let (tx, incoming) = mpsc::channel(8);
         let app = Router::new()
             .route("/api/v1/llm/responses", post(Self::handle))
             .with_state(tx);
+        (app, incoming)
+    }
+
+    async fn start() -> Self {
+        let (app, incoming) = Self::app();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -89,10 +95,7 @@ impl ResponsesDouble {
             .unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls));
 
-        let (tx, incoming) = mpsc::channel(8);
-        let app = Router::new()
-            .route("/api/v1/llm/responses", post(Self::handle))
-            .with_state(tx);
+        let (app, incoming) = Self::app();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
