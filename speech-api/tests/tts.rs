@@ -11,6 +11,12 @@ use serde_json::json;
 
 const TEXT: &str = "The quick brown fox jumps over the lazy dog. It was a sunny day.";
 
+/// The most word errors (of TEXT's 14 words) tiny.en may make hearing the voice back. The
+/// voice samples its phoneme durations, so each synthesis differs; "It was a sunny day"
+/// was once heard as "It was this any day" (2 errors). Three slips still mean the audio
+/// says the text; a dropped sentence is 5 errors, silence or noise far more.
+const MAX_HEARD_WER: f64 = 3.0 / 14.0;
+
 fn decode_any(bytes: &[u8]) -> mka1_media::DecodedAudio {
     decode_to_mono(bytes, PcmHint::None, 24_000).unwrap()
 }
@@ -47,7 +53,7 @@ async fn tts_returns_a_wav_that_says_the_text() {
         audio.duration_seconds()
     );
     let heard = transcribe_16k(decode_16k(&wav)).await;
-    assert!(wer(TEXT, &heard) <= 0.1, "heard {heard:?}");
+    assert!(wer(TEXT, &heard) <= MAX_HEARD_WER, "heard {heard:?}");
 }
 
 #[tokio::test]
@@ -248,7 +254,7 @@ async fn tts_stream_mp3_and_pcm() {
     assert_eq!(audio.container, Container::Mp3);
     assert_eq!(audio.source_rate, 24_000);
     let heard = transcribe_16k(decode_16k(&mp3)).await;
-    assert!(wer(TEXT, &heard) <= 0.1, "heard {heard:?}");
+    assert!(wer(TEXT, &heard) <= MAX_HEARD_WER, "heard {heard:?}");
 
     let pcm = client()
         .post(url("/api/v1/llm/speech/tts/stream"))
@@ -348,7 +354,7 @@ async fn openai_speech_in_every_format() {
     .samples;
     durations.push(samples.len() as f64 / 16_000.0);
     let heard = transcribe_16k(samples).await;
-    assert!(wer(TEXT, &heard) <= 0.1, "heard {heard:?}");
+    assert!(wer(TEXT, &heard) <= MAX_HEARD_WER, "heard {heard:?}");
     // Every format carries the same speech (lossy codecs pad a little).
     let first = durations[0];
     for d in &durations {
