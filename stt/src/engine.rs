@@ -2,15 +2,17 @@
 //! state per call. Calls block the current thread: async callers run them on dedicated
 //! threads (see [`crate::pool`]), never on the runtime's workers.
 //!
-//! A clip of up to 28 s is first decoded with a trimmed encoder context, one segment and a
+//! A clip of up to 15 s is first decoded with a trimmed encoder context, one segment and a
 //! token budget from its length ([`plan`]); if that decode shows the signs of a runaway
 //! (it restarted its text, repeated a phrase, or ran out of budget) the clip is decoded
-//! again with the normal 30 s window. Every result then goes through a repetition net
-//! ([`repeat`]).
+//! again with the normal 30 s window. Longer input is cut at quiet moments into chunks of
+//! about 12 s ([`split`]), each decoded that way. Every result then goes through a
+//! repetition net ([`repeat`]).
 
 mod cancel;
 mod plan;
 mod repeat;
+mod split;
 mod tokens;
 
 use std::borrow::Cow;
@@ -131,8 +133,11 @@ pub enum DecodePath {
     Trimmed,
     /// The trimmed decode ran away, and the full window decoded the clip again.
     TrimmedThenFull,
-    /// The full window only (long input, or [`TranscribeOptions::full_window`]).
+    /// The full window only ([`TranscribeOptions::full_window`]).
     Full,
+    /// Long input, cut at quiet moments into chunks, each decoded on the trimmed path
+    /// (a chunk that ran away decoded again with the full window).
+    Chunked,
 }
 
 /// The result of a transcription.
@@ -295,8 +300,8 @@ impl WhisperModel {
         }
     }
 
-    /// Trimmed decode first when the clip is short enough, the full window when it is
-    /// not or when the trimmed decode ran away.
+    /// The full window when asked for; else the trimmed path, chunk by chunk for long
+    /// input.
     fn decode(
         &self,
         state: &mut WhisperState,
@@ -304,34 +309,57 @@ impl WhisperModel {
         opts: &TranscribeOptions,
         language: Option<String>,
     ) -> Result<Transcript, SttError> {
-        let audio_end_cs =
-            i64::try_from(pcm.len() as u64 * 100 / u64::from(SAMPLE_RATE)).unwrap_or(i64::MAX);
-        let trimmed = if opts.full_window {
-            None
-        } else {
-            Plan::trimmed(pcm.len())
-        };
-        if let Some(plan) = trimmed {
-            let first = self.run(state, pcm, opts, &plan, language.as_deref())?;
-            let pieces = tokens::pieces(&first.segments, self.vocab, audio_end_cs);
-            if !ran_away(&first.segments, &pieces, self.vocab, plan.max_tokens) {
-                return Ok(finish(pieces, first.language, DecodePath::Trimmed, opts));
-            }
-            tracing::debug!(model = %self.id, "trimmed decode ran away; decoding the full window");
-            // The language is known now: detecting it again would cost another encode.
-            let language = language.or(first.language);
-            let again = self.run(state, pcm, opts, &Plan::full(), language.as_deref())?;
-            let pieces = tokens::pieces(&again.segments, self.vocab, audio_end_cs);
-            return Ok(finish(
-                pieces,
-                again.language,
-                DecodePath::TrimmedThenFull,
-                opts,
-            ));
+        if opts.full_window {
+            let out = self.run(state, pcm, opts, &Plan::full(), language.as_deref())?;
+            let pieces = tokens::pieces(&out.segments, self.vocab, end_cs(pcm.len()));
+            return Ok(finish(pieces, out.language, DecodePath::Full, opts));
         }
-        let out = self.run(state, pcm, opts, &Plan::full(), language.as_deref())?;
-        let pieces = tokens::pieces(&out.segments, self.vocab, audio_end_cs);
-        Ok(finish(pieces, out.language, DecodePath::Full, opts))
+        let chunks = split::chunks(pcm);
+        if let [whole] = chunks.as_slice() {
+            let (pieces, language, path) =
+                self.decode_chunk(state, &pcm[whole.clone()], opts, language)?;
+            return Ok(finish(pieces, language, path, opts));
+        }
+        tracing::debug!(model = %self.id, chunks = chunks.len(), "long input, decoded in chunks");
+        let mut language = language;
+        let mut pieces = Vec::new();
+        for range in chunks {
+            let offset_cs = i64::try_from(range.start / CS_SAMPLES).unwrap_or(i64::MAX);
+            // The first chunk detects the language (when none was given); the others use it.
+            let (chunk_pieces, detected, _) =
+                self.decode_chunk(state, &pcm[range], opts, language.clone())?;
+            language = language.or(detected);
+            pieces.extend(chunk_pieces.into_iter().map(|p| p.shifted(offset_cs)));
+        }
+        Ok(finish(pieces, language, DecodePath::Chunked, opts))
+    }
+
+    /// Trimmed decode of one clip or chunk, then the full window when that ran away (or
+    /// when the clip is too long to trim). Times are from the start of `pcm`.
+    fn decode_chunk(
+        &self,
+        state: &mut WhisperState,
+        pcm: &[f32],
+        opts: &TranscribeOptions,
+        language: Option<String>,
+    ) -> Result<(Vec<Piece>, Option<String>, DecodePath), SttError> {
+        let audio_end_cs = end_cs(pcm.len());
+        let Some(plan) = Plan::trimmed(pcm.len()) else {
+            let out = self.run(state, pcm, opts, &Plan::full(), language.as_deref())?;
+            let pieces = tokens::pieces(&out.segments, self.vocab, audio_end_cs);
+            return Ok((pieces, out.language, DecodePath::Full));
+        };
+        let first = self.run(state, pcm, opts, &plan, language.as_deref())?;
+        let pieces = tokens::pieces(&first.segments, self.vocab, audio_end_cs);
+        if !ran_away(&first.segments, &pieces, self.vocab, plan.max_tokens) {
+            return Ok((pieces, first.language, DecodePath::Trimmed));
+        }
+        tracing::debug!(model = %self.id, "trimmed decode ran away; decoding the full window");
+        // The language is known now: detecting it again would cost another encode.
+        let language = language.or(first.language);
+        let again = self.run(state, pcm, opts, &Plan::full(), language.as_deref())?;
+        let pieces = tokens::pieces(&again.segments, self.vocab, audio_end_cs);
+        Ok((pieces, again.language, DecodePath::TrimmedThenFull))
     }
 
     /// One `whisper_full` call with `plan`; `language` `None` detects it.
@@ -593,6 +621,14 @@ fn raw_segments(state: &WhisperState) -> Vec<RawSegment> {
                 .collect(),
         })
         .collect()
+}
+
+/// Input samples per centisecond, whisper.cpp's unit of time.
+const CS_SAMPLES: usize = SAMPLE_RATE as usize / 100;
+
+/// The end of `samples` input samples, in centiseconds.
+fn end_cs(samples: usize) -> i64 {
+    i64::try_from(samples / CS_SAMPLES).unwrap_or(i64::MAX)
 }
 
 /// whisper.cpp times are in 10 ms units.

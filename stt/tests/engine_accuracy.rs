@@ -1,6 +1,6 @@
 //! The engine's words on real speech, for both models: every sample within 10% WER
 //! whichever decode path it takes, the sub-second "goodbye" said once, silence and noise
-//! transcribed as nothing, and long input decoded window by window without a runaway.
+//! transcribed as nothing, and long input decoded chunk by chunk without a runaway.
 //! Needs the provisioned models (`make models`).
 #![allow(clippy::unwrap_used)]
 
@@ -100,26 +100,50 @@ fn a_ten_second_concatenation_takes_the_trimmed_path() {
 }
 
 #[test]
-fn a_minute_of_speech_is_decoded_window_by_window_without_runaway() {
+fn a_minute_of_speech_is_decoded_in_chunks_with_ordered_times() {
     let (audio, reference) = concatenation(60.0, 500);
-    let t = engine(ModelId::TinyEn)
-        .transcribe(&audio, &english())
-        .unwrap();
-    assert_eq!(t.decode_path, DecodePath::Full);
-    let hyp = normalize(&t.text);
-    assert!(!has_repeated_phrase(&hyp), "{}", t.text);
     let r = normalize(&reference);
-    let wer = word_errors(&r, &hyp) as f64 / r.len() as f64;
-    assert!(wer <= 0.10, "WER {wer:.3}: {}", t.text);
-    // Segments are in order and within the audio.
     let end_ms = audio.len() as u64 / 16;
-    let mut last = 0;
-    for s in &t.segments {
+    let engine = engine(ModelId::TinyEn);
+    for full_window in [false, true] {
+        let opts = TranscribeOptions {
+            full_window,
+            word_timestamps: true,
+            ..english()
+        };
+        let t = engine.transcribe(&audio, &opts).unwrap();
+        let path = if full_window {
+            DecodePath::Full
+        } else {
+            DecodePath::Chunked
+        };
+        assert_eq!(t.decode_path, path);
+        let hyp = normalize(&t.text);
+        assert!(!has_repeated_phrase(&hyp), "{path:?}: {}", t.text);
+        let wer = word_errors(&r, &hyp) as f64 / r.len() as f64;
+        assert!(wer <= 0.10, "{path:?}: WER {wer:.3}: {}", t.text);
+        // Segments and their words are in order and within the audio: chunk times are
+        // placed in the whole input, not restarted from zero.
+        let mut last = 0;
+        for s in &t.segments {
+            assert!(
+                s.start_ms >= last && s.end_ms >= s.start_ms && s.end_ms <= end_ms,
+                "{path:?}: {s:?}"
+            );
+            last = s.start_ms;
+            assert!(!s.words.is_empty(), "{path:?}: {s:?}");
+            for w in &s.words {
+                assert!(
+                    w.start_ms >= s.start_ms && w.end_ms <= s.end_ms,
+                    "{path:?}: {w:?} in {s:?}"
+                );
+            }
+        }
+        let last_end = t.segments.last().map_or(0, |s| s.end_ms);
         assert!(
-            s.start_ms >= last && s.end_ms >= s.start_ms && s.end_ms <= end_ms,
-            "{s:?}"
+            last_end > end_ms - 10_000,
+            "{path:?}: speech ends at {last_end} ms of {end_ms}"
         );
-        last = s.start_ms;
     }
 }
 

@@ -37,7 +37,8 @@ pub(crate) const MIN_CTX: usize = 500;
 pub(crate) const MARGIN: usize = 250;
 
 /// Longest input decoded with a trimmed context (28 s): beyond it, trimming saves too
-/// little to be worth the risk, and the normal windowed decode runs.
+/// little to be worth the risk, and the normal windowed decode runs. Long input reaches
+/// the plan in chunks of at most 18 s (`split`), so this is a guard, not a path.
 pub(crate) const MAX_TRIMMED_SAMPLES: usize = 28 * SAMPLE_RATE as usize;
 
 /// Upper bound of speech rate in decoded tokens per second (fast English is ≈4).

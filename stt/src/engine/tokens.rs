@@ -130,6 +130,20 @@ pub(crate) struct Piece {
     pub words: Vec<RawWord>,
 }
 
+impl Piece {
+    /// The piece with its times moved `cs` centiseconds later (a chunk's pieces, placed
+    /// in the whole input).
+    pub(crate) fn shifted(mut self, cs: i64) -> Self {
+        self.t0 = self.t0.saturating_add(cs);
+        self.t1 = self.t1.saturating_add(cs);
+        for w in &mut self.words {
+            w.t0 = w.t0.saturating_add(cs);
+            w.t1 = w.t1.saturating_add(cs);
+        }
+        self
+    }
+}
+
 /// Splits whisper's segments at their timestamp tokens into pieces of words, clamping
 /// every time into `0..=audio_end` (centiseconds of real input: the windows are padded).
 /// Segments that are no speech are left out.
