@@ -2,11 +2,12 @@
 //! WebSocket, for utterances of 1 to 10 s and for each LibriVox clip.
 //!
 //! ```sh
-//! cargo run --release -p mka1-speech-api --example stream_latency [-- --silence-ms 500 --pause-ms 200 --threads 2]
+//! cargo run --release -p mka1-speech-api --example stream_latency [-- --silence-ms 500 --pause-ms 100 --threads 2]
 //! ```
 //!
-//! `--threads` is Whisper's thread count per decode (default 1, the streaming default; 0:
-//! every core).
+//! The defaults are `serve`'s: pause 100 ms, and Whisper threads from the server's shared
+//! budget (a lone stream decodes on every core, up to 4). `--threads N` fixes them per
+//! decode instead (0: every core).
 //!
 //! The route runs in-process on 127.0.0.1 with Whisper tiny.en and Silero VAD; a client
 //! sends s16le PCM at real-time pace (one 20 ms message per 20 ms) followed by 1.5 s of
@@ -28,7 +29,7 @@ use mka1_media::vad::{SegmentConfig, SileroVad, detect_segments};
 use mka1_media::{PcmHint, decode_to_mono};
 use mka1_models::ModelsDir;
 use mka1_speech_api::stream_ws::{self, STREAM_PATH, StreamState};
-use mka1_stt::streaming::StreamConfig;
+use mka1_stt::streaming::{DecodeBudget, StreamConfig};
 use mka1_stt::{ModelId, TranscribeOptions, WhisperModel};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
@@ -167,41 +168,45 @@ fn print(label: &str, seconds: f64, run: &Run) {
 #[tokio::main]
 async fn main() {
     let silence_ms = arg("--silence-ms", 500);
-    let pause_ms = arg("--pause-ms", 200);
-    let threads = arg("--threads", 1);
+    let pause_ms = arg("--pause-ms", 100);
+    // Unset: `serve`'s shared budget (a lone stream decodes on every core, up to 4).
+    let threads = arg("--threads", u32::MAX);
     let dir = ModelsDir::from_env().unwrap();
     let model =
         Arc::new(WhisperModel::load(ModelId::TinyEn, &ModelId::TinyEn.ggml_path(&dir)).unwrap());
     let vad = SileroVad::from_env().unwrap();
     let provider: stream_ws::ModelProvider = Arc::new(move |_| Ok(Arc::clone(&model)));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut config = StreamConfig::default()
+        .with_silence_ms(silence_ms)
+        .with_pause_ms(pause_ms);
+    config = if threads == u32::MAX {
+        config.with_budget(Arc::new(DecodeBudget::new(cores.min(4))))
+    } else {
+        config.with_transcribe(TranscribeOptions {
+            threads: (threads > 0).then_some(threads as usize),
+            ..TranscribeOptions::default()
+        })
+    };
     let state = StreamState::new(
         ApiKeys::new([KEY], SecretString::new("bench")),
         vad.clone(),
         provider,
     )
-    .with_stream_config(
-        StreamConfig::default()
-            .with_silence_ms(silence_ms)
-            .with_pause_ms(pause_ms)
-            .with_transcribe(TranscribeOptions {
-                threads: (threads > 0).then_some(threads as usize),
-                ..TranscribeOptions::default()
-            }),
-    );
+    .with_stream_config(config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!(
         "ws://{}{STREAM_PATH}?language=en",
         listener.local_addr().unwrap()
     );
     tokio::spawn(async move { axum::serve(listener, stream_ws::router(state)).await });
+    let threads = match threads {
+        u32::MAX => format!("{} (the shared budget, alone)", cores.min(4)),
+        0 => "all".to_owned(),
+        n => n.to_string(),
+    };
     println!(
-        "tiny.en, silence {silence_ms} ms, pause {pause_ms} ms, {} cores, whisper threads {}, real-time pace",
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-        if threads == 0 {
-            "all".to_owned()
-        } else {
-            threads.to_string()
-        }
+        "tiny.en, silence {silence_ms} ms, pause {pause_ms} ms, {cores} cores, whisper threads {threads}, real-time pace"
     );
 
     // Real speech without its lead-in and trailing silences, end to end: cut at 1..10 s.

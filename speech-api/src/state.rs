@@ -8,12 +8,13 @@ use mka1_http_api::ApiKeys;
 use mka1_media::SileroVad;
 use mka1_models::ModelsDir;
 use mka1_stt::pool::{PoolConfig, PoolError, TranscriptionPool};
+use mka1_stt::streaming::DecodeBudget;
 use mka1_stt::{ModelId, SttError};
 use mka1_tts::VoiceOptions;
 
 use crate::history::HistoryStore;
 use crate::metrics::Metrics;
-use crate::stream_ws::{ModelProvider, StreamState};
+use crate::stream_ws::{self, ModelProvider, StreamState};
 use crate::tokenizer::Tokenizers;
 use crate::voices::Voices;
 
@@ -80,6 +81,7 @@ struct Inner {
     metrics: Metrics,
     max_audio_seconds: f64,
     tokenizers: Tokenizers,
+    stream_budget: Arc<DecodeBudget>,
 }
 
 impl std::fmt::Debug for SpeechState {
@@ -193,6 +195,7 @@ impl SpeechState {
                 metrics,
                 max_audio_seconds,
                 tokenizers: Tokenizers::default(),
+                stream_budget: Arc::new(DecodeBudget::new(stream_ws::lone_stream_threads())),
             }),
         }
     }
@@ -210,6 +213,13 @@ impl SpeechState {
     /// The transcription pool (shared with the streaming WebSocket).
     pub fn pool(&self) -> &TranscriptionPool {
         &self.inner.pool
+    }
+
+    /// The Whisper threads shared by every streaming recognizer of the process (the
+    /// WebSocket's sessions and the voice agent's): a decode of a stream that is open
+    /// alone uses up to 4 cores, one beside others (see [`DecodeBudget`]).
+    pub fn stream_budget(&self) -> &Arc<DecodeBudget> {
+        &self.inner.stream_budget
     }
 
     /// Silero VAD, or why it is not available.
@@ -258,7 +268,8 @@ impl SpeechState {
             })?;
             state.pool().model(model)
         });
-        Ok(StreamState::new(self.keys().clone(), vad, models))
+        Ok(StreamState::new(self.keys().clone(), vad, models)
+            .with_budget(Arc::clone(self.stream_budget())))
     }
 }
 

@@ -71,7 +71,9 @@ use axum::response::Response;
 use axum::routing::get;
 use mka1_http_api::{ApiError, ApiKeys, method_not_allowed_fallback};
 use mka1_media::vad::SileroVad;
-use mka1_stt::streaming::{ChannelCapacity, EncodedAudio, StreamConfig, StreamingTranscriber};
+use mka1_stt::streaming::{
+    ChannelCapacity, DecodeBudget, EncodedAudio, StreamConfig, StreamingTranscriber,
+};
 use mka1_stt::{SttError, TranscribeOptions, WhisperModel};
 use tokio::sync::Semaphore;
 
@@ -87,6 +89,25 @@ pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
 
 /// Concurrent sessions allowed unless [`StreamState::with_max_sessions`] says otherwise.
 pub const DEFAULT_MAX_SESSIONS: usize = 16;
+
+/// Silence after which a stream decodes the utterance so far, so that its final is ready
+/// when the silence that ends the utterance has passed: the voice agent's value
+/// (BENCHMARKS.md, "Pause 100 ms"; "Streaming STT").
+pub const PAUSE_MS: u32 = 100;
+
+/// Most Whisper threads a decode may take while its stream is the only one open: every
+/// core, up to 4 (more gains little for tiny.en).
+pub fn lone_stream_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
+/// The recognition settings of the route: [`PAUSE_MS`], and Whisper threads from
+/// `budget` (all of [`lone_stream_threads`] for a stream open alone, one beside others).
+pub fn default_config(budget: Arc<DecodeBudget>) -> StreamConfig {
+    StreamConfig::default()
+        .with_pause_ms(PAUSE_MS)
+        .with_budget(budget)
+}
 
 /// Gives the Whisper model for a session's language (`None`: auto). It may load the model
 /// (it is called on a blocking thread); the server plugs its shared model pool in here.
@@ -115,7 +136,8 @@ impl std::fmt::Debug for StreamState {
 }
 
 impl StreamState {
-    /// A state with the default session cap and recognition settings.
+    /// A state with the default session cap and recognition settings ([`default_config`],
+    /// with a budget of its own).
     pub fn new(keys: ApiKeys, vad: SileroVad, models: ModelProvider) -> Self {
         Self {
             keys,
@@ -123,8 +145,16 @@ impl StreamState {
             models,
             sessions: Arc::new(Semaphore::new(DEFAULT_MAX_SESSIONS)),
             max_sessions: DEFAULT_MAX_SESSIONS,
-            config: StreamConfig::default(),
+            config: default_config(Arc::new(DecodeBudget::new(lone_stream_threads()))),
         }
+    }
+
+    /// Takes the Whisper threads of every decode from `budget`, shared with the other
+    /// streaming recognizers of the process (the voice agent's).
+    #[must_use]
+    pub fn with_budget(mut self, budget: Arc<DecodeBudget>) -> Self {
+        self.config = self.config.with_budget(budget);
+        self
     }
 
     /// Caps the sessions open at once (at least 1); later ones get 429.

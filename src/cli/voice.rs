@@ -13,7 +13,6 @@ use axum::{Json, Router};
 use mka1_http_api::{ApiError, ApiKeys, SecretString};
 use mka1_speech_api::{Metrics, SpeechState, VoiceStage};
 use mka1_stt::ModelId;
-use mka1_stt::streaming::DecodeBudget;
 use mka1_token_service::{SessionCaller, TokenRequest, TokenServiceState};
 use mka1_voice_agent::session::{
     AgentResources, SessionObserver, SessionSettings, TurnMetrics, run_session,
@@ -84,12 +83,10 @@ pub async fn voice_routes(
         .ok()
         .and_then(|t| t.parse().ok());
     let stt_threads = fixed_threads.unwrap_or(1);
+    // The budget is the server's one, so WebSocket streams count as sessions here too.
     let stt_budget = match fixed_threads {
         Some(_) => None,
-        None => {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            Some(Arc::new(DecodeBudget::new(cores.min(4))))
-        }
+        None => Some(Arc::clone(speech.stream_budget())),
     };
     let resources = Arc::new(AgentResources {
         stt_model,
