@@ -132,6 +132,8 @@ pub struct Stats {
     pub cancelled: AtomicU64,
     /// Jobs that failed.
     pub failed: AtomicU64,
+    /// Jobs admitted and not yet started (at most [`QUEUE_DEPTH`]).
+    pub queued: AtomicU64,
 }
 
 struct Job {
@@ -183,7 +185,13 @@ impl Engine {
         // generation thread never waits on a slow reader.
         let capacity = usize::try_from(self.n_ctx).unwrap_or(usize::MAX / 2) + 8;
         let (events, receiver) = mpsc::channel(capacity);
-        match self.jobs.try_send(Job { request, events }) {
+        // Counted before the send: the thread may take the job (and count it out) at once.
+        self.stats.queued.fetch_add(1, Ordering::SeqCst);
+        let sent = self.jobs.try_send(Job { request, events });
+        if sent.is_err() {
+            self.stats.queued.fetch_sub(1, Ordering::SeqCst);
+        }
+        match sent {
             Ok(()) => Ok(receiver),
             Err(TrySendError::Full(_)) => Err(ApiError::Busy),
             Err(TrySendError::Disconnected(_)) => Err(ApiError::Internal(
@@ -254,6 +262,7 @@ fn run_thread(
     );
     let _ = ready.send(Ok(()));
     while let Ok(job) = queue.recv() {
+        stats.queued.fetch_sub(1, Ordering::SeqCst);
         worker.run(job, stats);
     }
 }

@@ -79,6 +79,7 @@ async fn healthz(State(app): State<Arc<AppState>>) -> impl IntoResponse {
             "incomplete": stats.incomplete.load(Ordering::Relaxed),
             "cancelled": stats.cancelled.load(Ordering::Relaxed),
             "failed": stats.failed.load(Ordering::Relaxed),
+            "queued": stats.queued.load(Ordering::SeqCst),
         },
     }))
 }
