@@ -471,7 +471,32 @@ impl<'m> Worker<'m> {
             reason,
         };
         let _ = job.events.try_send(finished);
+        // Nobody waits (the queue is empty), and the caller is busy with the answer.
+        if reason == FinishReason::Stop && stats.queued.load(Ordering::SeqCst) == 0 {
+            self.open_next_user_turn();
+        }
         Ok(Outcome::Finished)
+    }
+
+    /// After an answer the model ended by itself, a chained conversation's next prompt
+    /// goes on with that answer's end and a user turn's opening, `<|im_end|>\n<|im_start|>
+    /// user\n`. Decoded now, while the caller is still speaking the answer, they are
+    /// cached, and the next request's own evaluation starts after them: 5 of the ~20
+    /// tokens a spoken turn adds, ~50 ms of its first token on one thread here
+    /// (BENCHMARKS.md, "Where the local LLM's first token goes"). A request that does not
+    /// continue the conversation just finds a shorter common prefix.
+    fn open_next_user_turn(&mut self) {
+        let mut tokens = self.markers.im_end_nl.clone();
+        tokens.push(self.markers.im_start);
+        tokens.extend(self.model.vocab().tokenize(b"user\n", false, false));
+        if self.cached.len() + tokens.len() >= self.n_ctx {
+            return;
+        }
+        if let Err(e) = self.decode(&tokens, false) {
+            tracing::debug!("decoding the next turn's opening failed: {e}");
+            self.ctx.clear_kv_cache();
+            self.cached.clear();
+        }
     }
 
     /// Keeps the KV state of the longest prefix `prompt` shares with what is cached, and

@@ -171,12 +171,20 @@ async fn chains_with_previous_response_id_and_conversations() {
         second["usage"]
     );
     assert!(used(&second, "input_tokens") > 0);
-    assert!(
-        second["usage"]["input_tokens_details"]["cached_tokens"]
-            .as_u64()
-            .unwrap()
-            >= used(&first, "input_tokens") - 1
-    );
+    let cached = second["usage"]["input_tokens_details"]["cached_tokens"]
+        .as_u64()
+        .unwrap();
+    assert!(cached >= used(&first, "input_tokens") - 1);
+    // An answer the model ended by itself is followed at once by the next user turn's
+    // opening (`<|im_end|>\n<|im_start|>user\n`), cached before the second request.
+    if first["status"] == "completed" {
+        assert!(
+            cached >= used(&first, "input_tokens") + used(&first, "output_tokens") + 3,
+            "{} / {}",
+            first["usage"],
+            second["usage"]
+        );
+    }
 
     // The same conversation by name.
     let conversation = json!({"id": "conv_test"});
