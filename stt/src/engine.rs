@@ -310,9 +310,8 @@ impl WhisperModel {
         language: Option<String>,
     ) -> Result<Transcript, SttError> {
         if opts.full_window {
-            let out = self.run(state, pcm, opts, &Plan::full(), language.as_deref())?;
-            let pieces = tokens::pieces(&out.segments, self.vocab, end_cs(pcm.len()));
-            return Ok(finish(pieces, out.language, DecodePath::Full, opts));
+            let (pieces, language) = self.decode_full(state, pcm, opts, language.as_deref())?;
+            return Ok(finish(pieces, language, DecodePath::Full, opts));
         }
         let chunks = split::chunks(pcm);
         if let [whole] = chunks.as_slice() {
@@ -324,7 +323,7 @@ impl WhisperModel {
         let mut language = language;
         let mut pieces = Vec::new();
         for range in chunks {
-            let offset_cs = i64::try_from(range.start / CS_SAMPLES).unwrap_or(i64::MAX);
+            let offset_cs = samples_to_cs(range.start);
             // The first chunk detects the language (when none was given); the others use it.
             let (chunk_pieces, detected, _) =
                 self.decode_chunk(state, &pcm[range], opts, language.clone())?;
@@ -343,23 +342,33 @@ impl WhisperModel {
         opts: &TranscribeOptions,
         language: Option<String>,
     ) -> Result<(Vec<Piece>, Option<String>, DecodePath), SttError> {
-        let audio_end_cs = end_cs(pcm.len());
         let Some(plan) = Plan::trimmed(pcm.len()) else {
-            let out = self.run(state, pcm, opts, &Plan::full(), language.as_deref())?;
-            let pieces = tokens::pieces(&out.segments, self.vocab, audio_end_cs);
-            return Ok((pieces, out.language, DecodePath::Full));
+            let (pieces, language) = self.decode_full(state, pcm, opts, language.as_deref())?;
+            return Ok((pieces, language, DecodePath::Full));
         };
         let first = self.run(state, pcm, opts, &plan, language.as_deref())?;
-        let pieces = tokens::pieces(&first.segments, self.vocab, audio_end_cs);
+        let pieces = tokens::pieces(&first.segments, self.vocab, samples_to_cs(pcm.len()));
         if !ran_away(&first.segments, &pieces, self.vocab, plan.max_tokens) {
             return Ok((pieces, first.language, DecodePath::Trimmed));
         }
         tracing::debug!(model = %self.id, "trimmed decode ran away; decoding the full window");
         // The language is known now: detecting it again would cost another encode.
         let language = language.or(first.language);
-        let again = self.run(state, pcm, opts, &Plan::full(), language.as_deref())?;
-        let pieces = tokens::pieces(&again.segments, self.vocab, audio_end_cs);
-        Ok((pieces, again.language, DecodePath::TrimmedThenFull))
+        let (pieces, language) = self.decode_full(state, pcm, opts, language.as_deref())?;
+        Ok((pieces, language, DecodePath::TrimmedThenFull))
+    }
+
+    /// Whisper's own windowed decode of `pcm`, as pieces timed from its start.
+    fn decode_full(
+        &self,
+        state: &mut WhisperState,
+        pcm: &[f32],
+        opts: &TranscribeOptions,
+        language: Option<&str>,
+    ) -> Result<(Vec<Piece>, Option<String>), SttError> {
+        let out = self.run(state, pcm, opts, &Plan::full(), language)?;
+        let pieces = tokens::pieces(&out.segments, self.vocab, samples_to_cs(pcm.len()));
+        Ok((pieces, out.language))
     }
 
     /// One `whisper_full` call with `plan`; `language` `None` detects it.
@@ -626,8 +635,8 @@ fn raw_segments(state: &WhisperState) -> Vec<RawSegment> {
 /// Input samples per centisecond, whisper.cpp's unit of time.
 const CS_SAMPLES: usize = SAMPLE_RATE as usize / 100;
 
-/// The end of `samples` input samples, in centiseconds.
-fn end_cs(samples: usize) -> i64 {
+/// The duration of `samples` input samples, in centiseconds.
+fn samples_to_cs(samples: usize) -> i64 {
     i64::try_from(samples / CS_SAMPLES).unwrap_or(i64::MAX)
 }
 
