@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use mka1_local_llm::chat::{ChatMessage, DEFAULT_INSTRUCTIONS, Role};
-use mka1_local_llm::engine::{DEFAULT_N_CTX, Event, GenerationRequest};
+use mka1_local_llm::engine::{DEFAULT_N_CTX, Event, GenerationRequest, Task};
 use mka1_local_llm::{Engine, EngineConfig};
 use mka1_models::ModelsDir;
 use mka1_models::catalog::paths;
@@ -107,6 +107,7 @@ fn run(engine: &Engine, question: &str) -> Run {
             frequency_penalty: 0.0,
             presence_penalty: 0.0,
             seed: 0,
+            task: Task::Generate,
         })
         .unwrap();
     let (mut prompt_tokens, mut cached_tokens) = (0, 0);
@@ -132,6 +133,7 @@ fn run(engine: &Engine, question: &str) -> Run {
                 };
             }
             Event::Failed(e) => panic!("{e}"),
+            Event::Skipped => unreachable!("only prefills are skipped"),
         }
     }
 }

@@ -84,6 +84,20 @@ pub struct GenerationRequest {
     pub presence_penalty: f32,
     /// Seed of the sampler's random draw.
     pub seed: u32,
+    /// What to do with the prompt.
+    pub task: Task,
+}
+
+/// What a job asks of the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// Answer: evaluate the prompt and generate.
+    Generate,
+    /// Only evaluate the prompt up to the end of its last user message's text, leaving it
+    /// open, so that a later request that goes on from there finds it cached. The voice
+    /// agent sends the words of a turn still being spoken: the final request then
+    /// evaluates only what the user said after them and the turn's closing markers.
+    Prefill,
 }
 
 /// Why generation stopped.
@@ -119,6 +133,9 @@ pub enum Event {
     },
     /// The job failed; nothing more follows.
     Failed(ApiError),
+    /// A prefill was not run because a generation was waiting (an answer never waits
+    /// behind a prefill); nothing more follows.
+    Skipped,
 }
 
 /// Counters over the engine's life, reported by `/healthz`.
@@ -134,6 +151,10 @@ pub struct Stats {
     pub failed: AtomicU64,
     /// Jobs admitted and not yet started (at most [`QUEUE_DEPTH`]).
     pub queued: AtomicU64,
+    /// Prefills run ([`Task::Prefill`]).
+    pub prefilled: AtomicU64,
+    /// Prefills skipped because a generation was waiting.
+    pub prefills_skipped: AtomicU64,
 }
 
 struct Job {
@@ -181,6 +202,13 @@ impl Engine {
     /// Queues a generation. Its events arrive on the returned receiver; dropping the
     /// receiver cancels it.
     pub fn submit(&self, request: GenerationRequest) -> Result<mpsc::Receiver<Event>, ApiError> {
+        if request.task == Task::Prefill && self.stats.queued.load(Ordering::SeqCst) > 0 {
+            // A prefill must never hold up an answer, nor take a queue slot from one.
+            self.stats.prefills_skipped.fetch_add(1, Ordering::Relaxed);
+            let (events, receiver) = mpsc::channel(1);
+            let _ = events.try_send(Event::Skipped);
+            return Ok(receiver);
+        }
         // Room for every event a job can send (one delta per token at most), so the
         // generation thread never waits on a slow reader.
         let capacity = usize::try_from(self.n_ctx).unwrap_or(usize::MAX / 2) + 8;
@@ -274,6 +302,16 @@ struct ChatMarkers {
     im_end_nl: Vec<LlamaToken>,
 }
 
+/// A prompt, as built for one request.
+struct Prompt {
+    tokens: Vec<LlamaToken>,
+    /// Oldest turns left out to fit the context.
+    dropped_turns: usize,
+    /// Where the last message's text ends (before its closing markers and the
+    /// assistant's opening): how far a [`Task::Prefill`] evaluates.
+    open_end: usize,
+}
+
 /// What one generation ended with.
 enum Outcome {
     /// Counted and reported.
@@ -332,7 +370,17 @@ impl<'m> Worker<'m> {
             stats.cancelled.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        match self.generate(&job, stats) {
+        let outcome = match job.request.task {
+            Task::Generate => self.generate(&job, stats),
+            // An answer arrived while this prefill waited: it goes first.
+            Task::Prefill if stats.queued.load(Ordering::SeqCst) > 0 => {
+                stats.prefills_skipped.fetch_add(1, Ordering::Relaxed);
+                let _ = job.events.try_send(Event::Skipped);
+                return;
+            }
+            Task::Prefill => self.prefill(&job, stats),
+        };
+        match outcome {
             Ok(Outcome::Finished) => {}
             Ok(Outcome::Cancelled) => {
                 stats.cancelled.fetch_add(1, Ordering::Relaxed);
@@ -365,8 +413,8 @@ impl<'m> Worker<'m> {
     }
 
     /// The prompt's tokens, leaving out the oldest turns (after the system turn) that do
-    /// not fit beside the output reserve; and how many turns were left out.
-    fn prompt(&self, request: &GenerationRequest) -> Result<(Vec<LlamaToken>, usize), ApiError> {
+    /// not fit beside the output reserve.
+    fn prompt(&self, request: &GenerationRequest) -> Result<Prompt, ApiError> {
         let vocab = self.model.vocab();
         let mut head = Vec::new();
         if vocab.should_add_bos() {
@@ -402,14 +450,29 @@ impl<'m> Worker<'m> {
         for turn in turns.iter().skip(first) {
             prompt.extend_from_slice(turn);
         }
+        // A user message is left open before its `<|im_end|>\n`; anything else before the
+        // assistant's opening.
+        let closing = match request.messages.last() {
+            Some(last) if last.role == Role::User => self.markers.im_end_nl.len(),
+            _ => 0,
+        };
+        let open_end = prompt.len() - closing;
         prompt.extend(tail);
-        Ok((prompt, first))
+        Ok(Prompt {
+            tokens: prompt,
+            dropped_turns: first,
+            open_end,
+        })
     }
 
     fn generate(&mut self, job: &Job, stats: &Stats) -> Result<Outcome, ApiError> {
         let request = &job.request;
         let t0 = Instant::now();
-        let (prompt, dropped_turns) = self.prompt(request)?;
+        let Prompt {
+            tokens: prompt,
+            dropped_turns,
+            ..
+        } = self.prompt(request)?;
         let budget = (request.max_output_tokens as usize).min(self.n_ctx - prompt.len());
         let reused = self.reuse_prefix(&prompt)?;
         let started = Event::Started {
@@ -420,7 +483,7 @@ impl<'m> Worker<'m> {
         if job.events.try_send(started).is_err() {
             return Ok(Outcome::Cancelled);
         }
-        let mut logits_at = self.decode_prompt(prompt.get(reused..).unwrap_or_default())?;
+        let mut logits_at = self.decode_prompt(prompt.get(reused..).unwrap_or_default(), true)?;
 
         let mut sampler = sampler(request, self.model.n_vocab());
         let vocab = self.model.vocab();
@@ -478,6 +541,45 @@ impl<'m> Worker<'m> {
         Ok(Outcome::Finished)
     }
 
+    /// Evaluates the prompt up to its open end ([`Task::Prefill`]) and reports it as
+    /// `Started` then `Finished` with no output.
+    fn prefill(&mut self, job: &Job, stats: &Stats) -> Result<Outcome, ApiError> {
+        let t0 = Instant::now();
+        let prompt = self.prompt(&job.request)?;
+        let open = prompt.tokens.get(..prompt.open_end).unwrap_or_default();
+        let common = self
+            .cached
+            .iter()
+            .zip(open)
+            .take_while(|(a, b)| a == b)
+            .count();
+        // Already cached (the same words again): keep whatever follows them too.
+        let reused = if common == open.len() {
+            common
+        } else {
+            let reused = self.reuse_prefix(open)?;
+            self.decode_prompt(open.get(reused..).unwrap_or_default(), false)?;
+            reused
+        };
+        stats.prefilled.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            prompt_tokens = open.len(),
+            reused,
+            ms = t0.elapsed().as_millis() as u64,
+            "prefilled"
+        );
+        let _ = job.events.try_send(Event::Started {
+            prompt_tokens: open.len(),
+            cached_tokens: reused,
+            dropped_turns: prompt.dropped_turns,
+        });
+        let _ = job.events.try_send(Event::Finished {
+            output_tokens: 0,
+            reason: FinishReason::Stop,
+        });
+        Ok(Outcome::Finished)
+    }
+
     /// After an answer the model ended by itself, a chained conversation's next prompt
     /// goes on with that answer's end and a user turn's opening, `<|im_end|>\n<|im_start|>
     /// user\n`. Decoded now, while the caller is still speaking the answer, they are
@@ -526,13 +628,13 @@ impl<'m> Worker<'m> {
     }
 
     /// Decodes prompt tokens in batches; returns the batch index of the last token's
-    /// logits.
-    fn decode_prompt(&mut self, tokens: &[LlamaToken]) -> Result<i32, ApiError> {
+    /// logits (computed only when `logits`).
+    fn decode_prompt(&mut self, tokens: &[LlamaToken], logits: bool) -> Result<i32, ApiError> {
         let mut logits_at = 0;
         let chunks = tokens.chunks(N_BATCH as usize);
         let last = chunks.len().saturating_sub(1);
         for (i, chunk) in tokens.chunks(N_BATCH as usize).enumerate() {
-            logits_at = self.decode(chunk, i == last)?;
+            logits_at = self.decode(chunk, logits && i == last)?;
         }
         Ok(logits_at)
     }

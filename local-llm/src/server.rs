@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::chat::{ChatMessage, DEFAULT_INSTRUCTIONS, Role};
-use crate::engine::{Engine, Event, FinishReason, GenerationRequest};
+use crate::engine::{Engine, Event, FinishReason, GenerationRequest, Task};
 use crate::error::ApiError;
 use crate::request::CreateRequest;
 use crate::response::{ResponseMeta, Sequencer, Status, Usage, output_text_part};
@@ -58,6 +58,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/responses", post(create_response))
         .route("/v1/responses", post(create_response))
         .route("/api/v1/llm/responses", post(create_response))
+        .route("/responses/prefill", post(prefill))
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -80,6 +81,10 @@ async fn healthz(State(app): State<Arc<AppState>>) -> impl IntoResponse {
             "cancelled": stats.cancelled.load(Ordering::Relaxed),
             "failed": stats.failed.load(Ordering::Relaxed),
             "queued": stats.queued.load(Ordering::SeqCst),
+        },
+        "prefills": {
+            "run": stats.prefilled.load(Ordering::Relaxed),
+            "skipped": stats.prefills_skipped.load(Ordering::Relaxed),
         },
     }))
 }
@@ -116,10 +121,8 @@ impl Turn {
     }
 }
 
-async fn respond(
-    app: Arc<AppState>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+/// The request body, parsed.
+fn parse(body: Result<Bytes, BytesRejection>) -> Result<CreateRequest, ApiError> {
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge { limit: BODY_LIMIT }
@@ -130,7 +133,15 @@ async fn respond(
             }
         }
     })?;
-    let request = CreateRequest::parse(&body)?;
+    CreateRequest::parse(&body)
+}
+
+/// The turn `request` continues (from `previous_response_id` or its conversation) and the
+/// whole conversation the model reads: the system turn, that history, the new input.
+fn conversation(
+    app: &AppState,
+    request: &CreateRequest,
+) -> Result<(Option<Arc<Node>>, Vec<ChatMessage>), ApiError> {
     let parent = {
         let mut store = app.store();
         match (&request.previous_response_id, &request.conversation) {
@@ -153,17 +164,79 @@ async fn respond(
         messages.extend(parent.history());
     }
     messages.extend(request.input.iter().cloned());
+    Ok((parent, messages))
+}
 
-    let seed = uuid::Uuid::new_v4().as_u128() as u32;
-    let mut events = app.engine.submit(GenerationRequest {
+fn generation(
+    request: &CreateRequest,
+    messages: Vec<ChatMessage>,
+    task: Task,
+) -> GenerationRequest {
+    GenerationRequest {
         messages,
         max_output_tokens: request.max_output_tokens,
         temperature: request.temperature as f32,
         top_p: request.top_p as f32,
         frequency_penalty: request.frequency_penalty as f32,
         presence_penalty: request.presence_penalty as f32,
-        seed,
-    })?;
+        seed: uuid::Uuid::new_v4().as_u128() as u32,
+        task,
+    }
+}
+
+/// `POST /responses/prefill`: a Responses request body whose last input is a user turn
+/// still being spoken. Its prompt is evaluated up to the end of that text and nothing is
+/// generated or stored, so that the real request (the same conversation, the user's
+/// final words) finds most of its prompt cached. Local to the provider: `serve` does not
+/// expose it. Answers `{"object":"prefill","status":"completed"|"skipped",
+/// "prompt_tokens","cached_tokens"}`; skipped when an answer was waiting, which always
+/// goes first.
+async fn prefill(
+    State(app): State<Arc<AppState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let request = parse(body)?;
+    let (_, messages) = conversation(&app, &request)?;
+    let mut events = app
+        .engine
+        .submit(generation(&request, messages, Task::Prefill))?;
+    let (mut prompt_tokens, mut cached_tokens) = (0, 0);
+    loop {
+        match events.recv().await {
+            Some(Event::Started {
+                prompt_tokens: p,
+                cached_tokens: c,
+                ..
+            }) => (prompt_tokens, cached_tokens) = (p, c),
+            Some(Event::Finished { .. }) => break,
+            Some(Event::Skipped) => {
+                return Ok(
+                    axum::Json(json!({"object": "prefill", "status": "skipped"})).into_response(),
+                );
+            }
+            Some(Event::Failed(e)) => return Err(e),
+            Some(Event::Delta(_)) => {}
+            None => return Err(ApiError::Internal("the generation thread stopped".into())),
+        }
+    }
+    Ok(axum::Json(json!({
+        "object": "prefill",
+        "status": "completed",
+        "prompt_tokens": prompt_tokens,
+        "cached_tokens": cached_tokens,
+    }))
+    .into_response())
+}
+
+async fn respond(
+    app: Arc<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let request = parse(body)?;
+    let (parent, messages) = conversation(&app, &request)?;
+    let mut events = app
+        .engine
+        .submit(generation(&request, messages, Task::Generate))?;
     // Wait until the prompt is built, so that a prompt that cannot fit is a plain 400
     // rather than an error inside a 200 stream.
     let mut usage = match events.recv().await {
@@ -220,7 +293,7 @@ async fn respond(
                 usage.output_tokens = output_tokens;
                 break reason;
             }
-            Some(Event::Started { .. }) => {}
+            Some(Event::Started { .. } | Event::Skipped) => {}
             Some(Event::Failed(e)) => return Err(e),
             None => return Err(ApiError::Internal("the generation thread stopped".into())),
         }
@@ -304,7 +377,7 @@ async fn stream_events(
                 usage.output_tokens = output_tokens;
                 break reason;
             }
-            Some(Event::Started { .. }) => continue,
+            Some(Event::Started { .. } | Event::Skipped) => continue,
             Some(Event::Failed(e)) => {
                 let failed = meta.object(Status::Failed, Some(&text), None, Some(&e));
                 send(

@@ -206,6 +206,87 @@ async fn chains_with_previous_response_id_and_conversations() {
 }
 
 #[tokio::test]
+async fn a_prefill_caches_the_words_heard_so_far_and_stores_nothing() {
+    let provider = Provider::start();
+    let first = provider
+        .post_json(
+            &json!({"model": "m", "input": "My dog is called Max.", "temperature": 0, "max_output_tokens": 48}),
+            200,
+        )
+        .await;
+    // The question while it is being spoken, then as it ends.
+    let partial = provider
+        .prefill(
+            &json!({"model": "m", "input": "What is my dog", "previous_response_id": first["id"]}),
+            200,
+        )
+        .await;
+    assert_eq!(partial["object"], "prefill");
+    assert_eq!(partial["status"], "completed", "{partial}");
+    let prefilled = partial["prompt_tokens"].as_u64().unwrap();
+    let used = |r: &Value, k: &str| r["usage"][k].as_u64().unwrap();
+    // The whole conversation so far, and the new words.
+    assert!(
+        prefilled > used(&first, "input_tokens") + used(&first, "output_tokens"),
+        "{partial} / {}",
+        first["usage"]
+    );
+    // The same words again: nothing to evaluate.
+    let again = provider
+        .prefill(
+            &json!({"model": "m", "input": "What is my dog", "previous_response_id": first["id"]}),
+            200,
+        )
+        .await;
+    assert_eq!(again["cached_tokens"], again["prompt_tokens"], "{again}");
+
+    let second = provider
+        .post_json(
+            &json!({
+                "model": "m",
+                "input": "What is my dog called?",
+                "previous_response_id": first["id"],
+                "temperature": 0,
+                "max_output_tokens": 48,
+            }),
+            200,
+        )
+        .await;
+    let cached = second["usage"]["input_tokens_details"]["cached_tokens"]
+        .as_u64()
+        .unwrap();
+    // Everything up to the words heard so far was evaluated before the question ended.
+    assert!(
+        cached >= prefilled,
+        "prefilled {prefilled}, {}",
+        second["usage"]
+    );
+    assert!(
+        output_text(&second).contains("Max"),
+        "{}",
+        output_text(&second)
+    );
+    // A prefill is no response: the chain goes on from the answer, not from it.
+    assert_eq!(second["previous_response_id"], first["id"]);
+
+    let health = provider.health().await;
+    assert_eq!(health["prefills"]["run"], 2, "{health}");
+    assert_eq!(health["generations"]["completed"], 2, "{health}");
+
+    // A chain that does not exist is the same 404 as for a response.
+    let missing = provider
+        .prefill(
+            &json!({"model": "m", "input": "Hi", "previous_response_id": "resp_nope"}),
+            404,
+        )
+        .await;
+    assert_eq!(
+        missing["error"]["code"], "previous_response_not_found",
+        "{missing}"
+    );
+}
+
+#[tokio::test]
 async fn errors_are_openai_shaped() {
     let provider = Provider::start();
     let missing = provider
@@ -320,7 +401,7 @@ async fn disconnect_cancels_generation() {
 /// the queued requests are only sent, never waited for. Each wait has a deadline, so a
 /// stuck provider fails the test with its `/healthz` instead of hanging it.
 #[tokio::test]
-async fn a_full_queue_answers_429() {
+async fn a_full_queue_answers_429_and_skips_prefills() {
     use std::time::Duration;
     const DEADLINE: Duration = Duration::from_secs(120);
     let provider = Provider::start();
@@ -388,6 +469,14 @@ async fn a_full_queue_answers_429() {
     assert!(response.headers().get("retry-after").is_some());
     let json: Value = response.json().await.unwrap();
     assert_eq!(json["error"]["code"], "rate_limit_exceeded", "{json}");
+    // A prefill while answers wait is skipped at once, never queued before them.
+    let skipped = tokio::time::timeout(
+        DEADLINE,
+        provider.prefill(&json!({"model": "m", "input": "What is"}), 200),
+    )
+    .await
+    .expect("the prefill was not answered at once");
+    assert_eq!(skipped["status"], "skipped", "{skipped}");
     for task in queued {
         task.abort();
     }

@@ -53,14 +53,14 @@ pub async fn voice_routes(
     keys: ApiKeys,
     listen: SocketAddr,
 ) -> anyhow::Result<Router> {
-    let (base_url, llm_router) = match std::env::var("RESPONSES_BASE_URL") {
-        Ok(url) if !url.trim().is_empty() => (url.trim().to_owned(), Router::new()),
+    let (base_url, llm_router, local) = match std::env::var("RESPONSES_BASE_URL") {
+        Ok(url) if !url.trim().is_empty() => (url.trim().to_owned(), Router::new(), false),
         _ => {
             let (llm, router) = local_responses(speech.models_dir(), keys).await?;
             let base = llm.base_url().to_owned();
             // The router owns the child: it stops when the server does.
             let router = router.layer(axum::Extension(Arc::new(llm)));
-            (base, router)
+            (base, router, true)
         }
     };
     tracing::info!(responses = %base_url, "voice agent answers from this Responses API");
@@ -92,7 +92,13 @@ pub async fn voice_routes(
         stt_model,
         vad,
         voice,
-        responses: responses_client(&base_url)?,
+        // The local provider evaluates each question's words while they are spoken (an
+        // upstream is never sent these: it would bill each one).
+        responses: if local {
+            responses_client(&base_url)?.with_prefill()
+        } else {
+            responses_client(&base_url)?
+        },
         observer: Some(Arc::new(MetricsObserver(speech.metrics().clone()))),
         stt_budget,
     });

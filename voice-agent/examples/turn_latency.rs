@@ -4,12 +4,13 @@
 //!
 //! ```sh
 //! cargo run --release -p mka1-voice-agent --example turn_latency -- \
-//!     [--turns 20] [--silence-ms 500] [--no-preemptive] [--stt-threads 1] [--pause-ms 100] [--responses URL]
+//!     [--turns 20] [--silence-ms 500] [--no-preemptive] [--stt-threads 1] [--pause-ms 100] [--responses URL [--prefill]]
 //! ```
 //! Without `--responses` the answers come from a zero-latency stub (the test double of
 //! the Responses API, answering at once); with it, from that Responses API (for example
 //! the local LLM: `mka1-local-llm --listen 127.0.0.1:8091` then
-//! `--responses http://127.0.0.1:8091`).
+//! `--responses http://127.0.0.1:8091`). `--prefill` sends the local provider the words
+//! heard so far while the user speaks (`ResponsesClient::with_prefill`, as `serve` does).
 #![allow(clippy::unwrap_used)]
 
 #[path = "../tests/support/mod.rs"]
@@ -69,7 +70,13 @@ async fn main() {
     }
     let clips: Vec<Vec<f32>> = QUESTIONS.iter().map(|q| voiced(&speech_48k(q))).collect();
     let settings_threads = settings.stt_threads;
-    let (caller, _session) = start_session(resources(&base), config, settings);
+    let mut resources = resources(&base);
+    if std::env::args().any(|a| a == "--prefill") {
+        // The local provider evaluates the question's words while they are spoken.
+        let only = std::sync::Arc::get_mut(&mut resources).unwrap();
+        only.responses = only.responses.clone().with_prefill();
+    }
+    let (caller, _session) = start_session(resources, config, settings);
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let mut e2e = Vec::new();

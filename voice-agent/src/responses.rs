@@ -18,6 +18,7 @@
 
 mod error;
 mod events;
+mod prefill;
 mod request;
 pub mod sse;
 mod turn;
@@ -29,6 +30,7 @@ use mka1_http_api::SecretString;
 use serde_json::{Map, Value};
 
 pub use error::ResponsesError;
+pub use prefill::Prefilled;
 pub use request::{MAX_METADATA_PAIRS, VOICE_MODE_KEY};
 pub use turn::TurnStream;
 
@@ -106,6 +108,8 @@ pub struct ResponsesClient {
     timeouts: ResponsesTimeouts,
     max_tool_rounds: u32,
     max_event_bytes: usize,
+    /// The local provider's prefill endpoint, when prefills are sent.
+    prefill: Option<Arc<reqwest::Url>>,
 }
 
 impl ResponsesClient {
@@ -163,6 +167,7 @@ impl ResponsesClient {
             timeouts,
             max_tool_rounds: DEFAULT_MAX_TOOL_ROUNDS,
             max_event_bytes: sse::DEFAULT_MAX_EVENT_BYTES,
+            prefill: None,
         })
     }
 

@@ -140,6 +140,7 @@ pub async fn run_session(
         state: AgentState::Listening,
         heard_user: false,
         prompted: false,
+        prefill: None,
         started: Instant::now(),
         audio_out,
         data_out,
@@ -206,6 +207,8 @@ struct Session {
     heard_user: bool,
     /// The "still there?" prompt was said.
     prompted: bool,
+    /// The prefill of the turn being spoken, while in flight (one at a time).
+    prefill: Option<tokio::task::JoinHandle<()>>,
     started: Instant,
     audio_out: tokio::sync::mpsc::Sender<Bytes>,
     data_out: tokio::sync::mpsc::Sender<String>,
@@ -270,6 +273,7 @@ impl Session {
         }
         let _ = stt_in.finish();
         self.reply = None;
+        self.stop_prefill();
     }
 
     /// A recognizer event: transcripts to the peer, and the turn-taking decisions.
@@ -283,7 +287,10 @@ impl Session {
                     self.barge_in();
                 }
             }
-            StreamEvent::Partial { text } => self.emit(AgentEvent::UserPartial { text }),
+            StreamEvent::Partial { text } => {
+                self.prefill(&text);
+                self.emit(AgentEvent::UserPartial { text });
+            }
             StreamEvent::Pause { at_ms, text }
                 if self.settings.preemptive
                     && !self.reply.as_ref().is_some_and(|r| r.committed) =>
@@ -359,19 +366,54 @@ impl Session {
         }
     }
 
-    /// Starts answering `text`; a reply not yet committed is replaced.
-    fn start_reply(&mut self, text: String, committed: bool, timing: TurnTiming) {
-        self.reply = None;
-        let mut input = self.carry.clone();
-        input.push(json!({"role": "user", "content": text}));
-        let request = TurnRequest {
+    /// The request that answers `text` now.
+    fn turn_request(&self, text: String) -> TurnRequest {
+        TurnRequest {
             llm: self.config.llm.clone(),
             context: self.carry.clone(),
-            input: text.clone(),
+            input: text,
             previous_response_id: self.previous_response_id.clone(),
             api_key: self.config.credentials.api_key.clone(),
             on_behalf_of: self.config.on_behalf_of.clone(),
-        };
+        }
+    }
+
+    /// Has the provider evaluate the turn's prompt with the words heard so far, when it
+    /// takes prefills (the local LLM) and the agent is only listening; skipped while the
+    /// previous prefill is still in flight.
+    fn prefill(&mut self, heard: &str) {
+        let busy = self.prefill.as_ref().is_some_and(|p| !p.is_finished());
+        if !self.resources.responses.prefills()
+            || busy
+            || self.reply.is_some()
+            || heard.trim().is_empty()
+        {
+            return;
+        }
+        let client = self.resources.responses.clone();
+        let request = self.turn_request(heard.to_owned());
+        self.prefill = Some(tokio::spawn(async move {
+            match client.prefill(&request).await {
+                Ok(outcome) => tracing::debug!(?outcome, "prefilled"),
+                Err(error) => tracing::debug!(%error, "prefill failed"),
+            }
+        }));
+    }
+
+    /// Abandons a prefill in flight: the turn's own request goes now.
+    fn stop_prefill(&mut self) {
+        if let Some(prefill) = self.prefill.take() {
+            prefill.abort();
+        }
+    }
+
+    /// Starts answering `text`; a reply not yet committed is replaced.
+    fn start_reply(&mut self, text: String, committed: bool, timing: TurnTiming) {
+        self.reply = None;
+        self.stop_prefill();
+        let mut input = self.carry.clone();
+        input.push(json!({"role": "user", "content": text}));
+        let request = self.turn_request(text.clone());
         let started = Reply::start(
             Some((&self.resources.responses, request)),
             None,

@@ -372,8 +372,12 @@ async fn the_local_llm_answers_a_spoken_question_on_topic() {
         .llm
         .insert("model".into(), serde_json::json!("smollm2-135m-instruct"));
     config.llm.remove("instructions");
-    let (caller, _session) =
-        start_session(resources(&llm.base_url), config.clone(), settings(&config));
+    // As `serve` runs it: the provider is sent the words heard while they are spoken.
+    let mut resources = resources(&llm.base_url);
+    let only = std::sync::Arc::get_mut(&mut resources).unwrap();
+    only.responses = only.responses.clone().with_prefill();
+    assert!(only.responses.prefills());
+    let (caller, _session) = start_session(resources, config.clone(), settings(&config));
 
     caller.say(speech_48k(QUESTION));
     let turn = caller
@@ -400,5 +404,14 @@ async fn the_local_llm_answers_a_spoken_question_on_topic() {
         metrics["llm_first_token_ms"].as_f64().is_some(),
         "{metrics}"
     );
+    // The question's words reached the provider before the question ended (a partial
+    // comes every 500 ms of speech; this question lasts ~2 s).
+    let health: serde_json::Value = reqwest::get(format!("{}/healthz", llm.base_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(health["prefills"]["run"].as_u64().unwrap() >= 1, "{health}");
     caller.hang_up();
 }

@@ -58,6 +58,19 @@ impl Provider {
             .unwrap()
     }
 
+    /// POSTs a JSON body to `/responses/prefill` and parses the answer, asserting the
+    /// status.
+    pub async fn prefill(&self, body: &Value, status: u16) -> Value {
+        let response = reqwest::Client::new()
+            .post(format!("{}/responses/prefill", self.url))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{body}");
+        response.json().await.unwrap()
+    }
+
     /// POSTs and parses a JSON answer, asserting the status.
     pub async fn post_json(&self, body: &Value, status: u16) -> Value {
         let response = self.post(body).await;

@@ -469,7 +469,7 @@ async fn read_more(
 }
 
 /// The request headers: bearer key, end user, and the stream we expect.
-fn headers(request: &TurnRequest) -> Result<HeaderMap, ResponsesError> {
+pub(super) fn headers(request: &TurnRequest) -> Result<HeaderMap, ResponsesError> {
     let mut headers = HeaderMap::new();
     let mut bearer = HeaderValue::try_from(format!("Bearer {}", request.api_key.expose()))
         .map_err(|_| ResponsesError::InvalidHeader {
