@@ -5,7 +5,8 @@
 //! A clip of up to 15 s is first decoded with a trimmed encoder context, one segment and a
 //! token budget from its length ([`plan`]); if that decode shows the signs of a runaway
 //! (it restarted its text, repeated a phrase, or ran out of budget) the clip is decoded
-//! again with the normal 30 s window. Longer input is cut at quiet moments into chunks of
+//! again with the normal 30 s window. Live turns ([`TranscribeOptions::tight_first`])
+//! try a short clip with a tighter context still before that. Longer input is cut at quiet moments into chunks of
 //! about 12 s ([`split`]), each decoded that way. Every result then goes through a
 //! repetition net ([`repeat`]).
 
@@ -95,6 +96,12 @@ pub struct TranscribeOptions {
     /// Always decode with the full 30 s window, even a short clip (slower; the trimmed
     /// fast path is the default).
     pub full_window: bool,
+    /// Decode a clip of up to ~6 s with a tighter encoder context first (the clip and
+    /// 4 s of padding instead of at least 10 s): about half the time of the usual
+    /// trimmed decode, for a second decode when it runs away (8 % of short spoken
+    /// questions; BENCHMARKS.md). For live turns, where the median wait counts; off for
+    /// files, where a clip's worst case does.
+    pub tight_first: bool,
     /// Raising this flag stops the call early with [`SttError::Cancelled`].
     pub cancel: Option<Cancel>,
 }
@@ -129,7 +136,9 @@ pub struct Segment {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DecodePath {
-    /// The trimmed fast path alone.
+    /// The tight context of [`TranscribeOptions::tight_first`] alone.
+    Tight,
+    /// The trimmed fast path (after a tight try that ran away, when there was one).
     Trimmed,
     /// The trimmed decode ran away, and the full window decoded the clip again.
     TrimmedThenFull,
@@ -333,7 +342,8 @@ impl WhisperModel {
         Ok(finish(pieces, language, DecodePath::Chunked, opts))
     }
 
-    /// Trimmed decode of one clip or chunk, then the full window when that ran away (or
+    /// Trimmed decode of one clip or chunk (the tight context first when
+    /// [`TranscribeOptions::tight_first`]), then the full window when that ran away (or
     /// when the clip is too long to trim). Times are from the start of `pcm`.
     fn decode_chunk(
         &self,
@@ -346,14 +356,27 @@ impl WhisperModel {
             let (pieces, language) = self.decode_full(state, pcm, opts, language.as_deref())?;
             return Ok((pieces, language, DecodePath::Full));
         };
-        let first = self.run(state, pcm, opts, &plan, language.as_deref())?;
-        let pieces = tokens::pieces(&first.segments, self.vocab, samples_to_cs(pcm.len()));
-        if !ran_away(&first.segments, &pieces, self.vocab, plan.max_tokens) {
-            return Ok((pieces, first.language, DecodePath::Trimmed));
+        let mut language = language;
+        let tight = Plan::tight(pcm.len()).filter(|_| opts.tight_first);
+        let tries = tight.map(|p| (p, true)).into_iter().chain([(plan, false)]);
+        for (plan, is_tight) in tries {
+            let first = self.run(state, pcm, opts, &plan, language.as_deref())?;
+            let pieces = tokens::pieces(&first.segments, self.vocab, samples_to_cs(pcm.len()));
+            let believable = !ran_away(&first.segments, &pieces, self.vocab, plan.max_tokens)
+                && (!is_tight || Plan::plausible_tight(word_count(&pieces), pcm.len()));
+            if believable {
+                let path = if is_tight {
+                    DecodePath::Tight
+                } else {
+                    DecodePath::Trimmed
+                };
+                return Ok((pieces, first.language, path));
+            }
+            tracing::debug!(model = %self.id, audio_ctx = plan.audio_ctx, "trimmed decode ran away");
+            // The language is known now: detecting it again would cost another encode.
+            language = language.or(first.language);
         }
-        tracing::debug!(model = %self.id, "trimmed decode ran away; decoding the full window");
-        // The language is known now: detecting it again would cost another encode.
-        let language = language.or(first.language);
+        tracing::debug!(model = %self.id, "decoding the full window");
         let (pieces, language) = self.decode_full(state, pcm, opts, language.as_deref())?;
         Ok((pieces, language, DecodePath::TrimmedThenFull))
     }
@@ -605,6 +628,15 @@ fn ran_away(segments: &[RawSegment], pieces: &[Piece], vocab: Vocab, max_tokens:
         .filter(|k| !k.is_empty())
         .collect();
     cut_off || decoded > max_tokens || repeat::restarts(&keys) || repeat::has_run(&keys)
+}
+
+/// Words with letters or digits in `pieces`.
+fn word_count(pieces: &[Piece]) -> usize {
+    pieces
+        .iter()
+        .flat_map(|p| p.words.iter())
+        .filter(|w| !repeat::key(&w.text()).is_empty())
+        .count()
 }
 
 /// Copies the decoded segments and tokens out of the state.

@@ -38,9 +38,42 @@ fn every_sample_within_ten_percent(model: ModelId, opts: &TranscribeOptions) {
     assert!(wer <= 0.10, "{model}: WER {wer:.3}{report}");
 }
 
+/// What a live turn asks for: the tight context first.
+fn live() -> TranscribeOptions {
+    TranscribeOptions {
+        tight_first: true,
+        ..english()
+    }
+}
+
 #[test]
 fn tiny_en_keeps_every_sample_within_ten_percent() {
     every_sample_within_ten_percent(ModelId::TinyEn, &english());
+}
+
+#[test]
+fn tiny_en_with_the_tight_context_first_keeps_every_sample_within_ten_percent() {
+    every_sample_within_ten_percent(ModelId::TinyEn, &live());
+}
+
+#[test]
+fn the_tight_context_first_reads_a_short_clip_as_the_usual_decode_does() {
+    let engine = engine(ModelId::TinyEn);
+    for file in [
+        "librivox/sense-0930.wav",
+        "formats/vm-goodbye-48k-stereo-s24.wav",
+    ] {
+        let audio = pcm(file);
+        let usual = engine.transcribe(&audio, &english()).unwrap();
+        let tight = engine.transcribe(&audio, &live()).unwrap();
+        assert_eq!(tight.decode_path, DecodePath::Tight, "{file}");
+        assert_eq!(usual.decode_path, DecodePath::Trimmed, "{file}");
+        assert_eq!(normalize(&tight.text), normalize(&usual.text), "{file}");
+    }
+    // Too long for a tight try (over 6 s): the usual trimmed decode.
+    let (ten, _) = concatenation(10.0, 300);
+    let t = engine.transcribe(&ten, &live()).unwrap();
+    assert_eq!(t.decode_path, DecodePath::Trimmed);
 }
 
 #[test]
@@ -75,7 +108,7 @@ fn silence_and_noise_are_no_speech() {
     ];
     for model in ModelId::ALL {
         for (what, audio) in &inputs {
-            for opts in [english(), TranscribeOptions::default()] {
+            for opts in [english(), TranscribeOptions::default(), live()] {
                 let t = engine(model).transcribe(audio, &opts).unwrap();
                 let words = normalize(&t.text);
                 // "Near-empty": whisper may still voice one word; never a sentence or a loop.

@@ -106,6 +106,8 @@ pub async fn run_session(
         .with_transcribe(mka1_stt::TranscribeOptions {
             language,
             threads: Some(settings.stt_threads.max(1)),
+            // The reply waits for the pause decode: its median counts most.
+            tight_first: true,
             ..mka1_stt::TranscribeOptions::default()
         });
     if let Some(budget) = &resources.stt_budget {

@@ -36,6 +36,18 @@ pub(crate) const MIN_CTX: usize = 500;
 /// decoder needs to see the speech end before the context does.
 pub(crate) const MARGIN: usize = 250;
 
+/// Positions of padding after a short clip on its first, tight try (see [`Plan::tight`]):
+/// 4 s. Measured on 105 short clips (BENCHMARKS.md, "A tighter context first"): 150
+/// was faster still but changed more words, and once answered nothing at all.
+pub(crate) const TIGHT_MARGIN: usize = 200;
+
+/// Words a second of speech holds at most on a tight try, and words allowed on top: a
+/// decode with more restarted its text with a word changed on the way, which
+/// [`super::repeat::restarts`] does not catch ("name a fruit that is yellow. The name of
+/// fruit that is yellow." for 1.3 s). Fast speech is 4–5 words a second.
+pub(crate) const TIGHT_MAX_WORDS_PER_SECOND: f64 = 5.0;
+pub(crate) const TIGHT_WORD_SLACK: f64 = 2.0;
+
 /// Longest input decoded with a trimmed context (28 s): beyond it, trimming saves too
 /// little to be worth the risk, and the normal windowed decode runs. Long input reaches
 /// the plan in chunks of at most 18 s (`split`), so this is a guard, not a path.
@@ -79,6 +91,21 @@ impl Plan {
         }
     }
 
+    /// A first, tighter try for a short clip: the clip and [`TIGHT_MARGIN`] of padding,
+    /// when that is less than [`MIN_CTX`] (clips under 6 s). `None` for longer clips.
+    pub(crate) fn tight(samples: usize) -> Option<Self> {
+        let plan = Self::trimmed(samples)?;
+        let audio_ctx = samples.div_ceil(SAMPLES_PER_POSITION) + TIGHT_MARGIN;
+        (audio_ctx < MIN_CTX).then_some(Self { audio_ctx, ..plan })
+    }
+
+    /// Whether a tight try's `words` for `samples` are believable (see
+    /// [`TIGHT_MAX_WORDS_PER_SECOND`]): some words, and no more than speech holds.
+    pub(crate) fn plausible_tight(words: usize, samples: usize) -> bool {
+        let seconds = samples as f64 / f64::from(SAMPLE_RATE);
+        words > 0 && (words as f64) <= TIGHT_WORD_SLACK + TIGHT_MAX_WORDS_PER_SECOND * seconds
+    }
+
     /// The trimmed decode of `samples` 16 kHz samples; `None` when the input is too long.
     pub(crate) fn trimmed(samples: usize) -> Option<Self> {
         if samples > MAX_TRIMMED_SAMPLES {
@@ -108,6 +135,30 @@ mod tests {
         let tiny = Plan::trimmed(100).unwrap_or_else(Plan::full);
         assert_eq!(tiny.audio_ctx, MIN_CTX);
         assert_eq!(tiny.max_tokens, TOKENS_PER_SECOND + TOKEN_SLACK);
+    }
+
+    #[test]
+    fn only_short_clips_get_a_tight_try_with_the_same_budget() {
+        let three = SAMPLE_RATE as usize * 3;
+        let tight = Plan::tight(three).unwrap_or_else(Plan::full);
+        assert_eq!(tight.audio_ctx, 150 + TIGHT_MARGIN);
+        assert_eq!(
+            Some(tight.max_tokens),
+            Plan::trimmed(three).map(|p| p.max_tokens)
+        );
+        assert!(tight.single_segment);
+        assert_eq!(Plan::tight(SAMPLE_RATE as usize * 6), None);
+        assert_eq!(Plan::tight(MAX_TRIMMED_SAMPLES + 1), None);
+    }
+
+    #[test]
+    fn a_tight_try_needs_words_and_no_more_than_speech_holds() {
+        let second = SAMPLE_RATE as usize;
+        assert!(!Plan::plausible_tight(0, second));
+        assert!(Plan::plausible_tight(1, second / 3));
+        assert!(Plan::plausible_tight(8, second * 18 / 10));
+        // "name a fruit that is yellow. The name of fruit that is yellow." in 1.3 s.
+        assert!(!Plan::plausible_tight(11, second * 13 / 10));
     }
 
     #[test]

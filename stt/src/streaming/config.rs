@@ -38,8 +38,9 @@ pub struct StreamConfig {
     pub activation_threshold: f32,
     /// VAD probability down to which voiced windows stay voiced (default 0.35).
     pub deactivation_threshold: f32,
-    /// Options of every decode (language, prompt, threads). Default: one thread (see
-    /// [`StreamConfig::default`]).
+    /// Options of every decode (language, prompt, threads). Default: one thread, and
+    /// the tight context first ([`TranscribeOptions::tight_first`]: a turn's pause decode
+    /// is what its reply waits for).
     pub transcribe: TranscribeOptions,
     /// When set, each decode takes its thread count from this shared budget instead of
     /// `transcribe.threads`: every allowed thread while this is the only open stream of
@@ -65,6 +66,7 @@ impl Default for StreamConfig {
             deactivation_threshold: 0.35,
             transcribe: TranscribeOptions {
                 threads: Some(1),
+                tight_first: true,
                 ..TranscribeOptions::default()
             },
             budget: None,
