@@ -362,8 +362,9 @@ impl WhisperModel {
         for (plan, is_tight) in tries {
             let first = self.run(state, pcm, opts, &plan, language.as_deref())?;
             let pieces = tokens::pieces(&first.segments, self.vocab, samples_to_cs(pcm.len()));
-            let believable = !ran_away(&first.segments, &pieces, self.vocab, plan.max_tokens)
-                && (!is_tight || Plan::plausible_tight(word_count(&pieces), pcm.len()));
+            let keys = word_keys(&pieces);
+            let believable = !ran_away(&first.segments, &keys, self.vocab, plan.max_tokens)
+                && (!is_tight || Plan::plausible_tight(keys.len(), pcm.len()));
             if believable {
                 let path = if is_tight {
                     DecodePath::Tight
@@ -614,7 +615,7 @@ fn finish(
 
 /// True when a trimmed decode shows the signs of a runaway: it used its whole token
 /// budget, or its words start over or loop.
-fn ran_away(segments: &[RawSegment], pieces: &[Piece], vocab: Vocab, max_tokens: usize) -> bool {
+fn ran_away(segments: &[RawSegment], keys: &[String], vocab: Vocab, max_tokens: usize) -> bool {
     let decoded: usize = segments.iter().map(|s| s.tokens.len()).sum();
     // A decode that stopped by itself ends on a timestamp or end-of-text token; one cut
     // by the budget ends mid-text.
@@ -622,21 +623,17 @@ fn ran_away(segments: &[RawSegment], pieces: &[Piece], vocab: Vocab, max_tokens:
         .last()
         .and_then(|s| s.tokens.last())
         .is_some_and(|t| t.id < vocab.eot);
-    let keys: Vec<String> = pieces
+    cut_off || decoded > max_tokens || repeat::restarts(keys) || repeat::has_run(keys)
+}
+
+/// The comparison keys ([`repeat::key`]) of the words in `pieces` that have letters or
+/// digits.
+fn word_keys(pieces: &[Piece]) -> Vec<String> {
+    pieces
         .iter()
         .flat_map(|p| p.words.iter().map(|w| repeat::key(&w.text())))
         .filter(|k| !k.is_empty())
-        .collect();
-    cut_off || decoded > max_tokens || repeat::restarts(&keys) || repeat::has_run(&keys)
-}
-
-/// Words with letters or digits in `pieces`.
-fn word_count(pieces: &[Piece]) -> usize {
-    pieces
-        .iter()
-        .flat_map(|p| p.words.iter())
-        .filter(|w| !repeat::key(&w.text()).is_empty())
-        .count()
+        .collect()
 }
 
 /// Copies the decoded segments and tokens out of the state.
